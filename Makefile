@@ -1,0 +1,45 @@
+# The two set-up commands of the README:
+#   make run    create .venv, install Dovos, run the main job (the evaluation report)
+#   make test   create .venv, install Dovos with dev extras, run the test suite
+#
+# torch is installed first, pinned to the CPU build 2.13.0, so that no dependency can
+# pull a multi-GB CUDA build. Elsewhere than the development machines (which carry the
+# CPU wheel on disk), set TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+TORCH_SPEC ?= torch==2.13.0
+TORCH_INDEX_URL ?=
+PIP := $(BIN)/python -m pip --disable-pip-version-check
+REPORT_ARGS ?=
+
+.PHONY: run test bench clean
+
+run: $(VENV)/.installed-run
+	$(BIN)/dovos db migrate
+	$(BIN)/dovos db status
+
+test: $(VENV)/.installed-dev
+	$(BIN)/python -m pytest
+
+bench: $(VENV)/.installed-dev
+	$(BIN)/python -m pytest -m benchmark -s tests/benchmarks
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.torch: | $(BIN)/python
+	$(PIP) install $(if $(TORCH_INDEX_URL),--index-url $(TORCH_INDEX_URL)) "$(TORCH_SPEC)"
+	touch $@
+
+$(VENV)/.installed-run: pyproject.toml $(VENV)/.torch
+	$(PIP) install -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml $(VENV)/.torch
+	$(PIP) install -e '.[dev]'
+	touch $@ $(VENV)/.installed-run
+
+clean:
+	rm -rf $(VENV)

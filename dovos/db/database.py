@@ -1,0 +1,241 @@
+"""The Dovos database: where it is, how to connect, and whether it is ready.
+
+`Database.open()` resolves the server (DATABASE_URL, or the embedded one, started if
+needed), checks that `vector` and `pg_trgm` can be used, and brings the schema to the
+newest migration. Everything else (CLI, API, worker, notebooks) works from the object it
+returns: a pooled SQLAlchemy engine, units of work, and raw psycopg connections for the
+few paths that need COPY or LISTEN.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+from functools import cached_property
+from typing import Any
+
+import psycopg
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from dovos.config import Settings, get_settings
+from dovos.db import migrations
+from dovos.db.embedded import EmbeddedServer
+from dovos.db.urls import redact, to_libpq_url, to_sqlalchemy_url
+
+REQUIRED_EXTENSIONS = ("vector", "pg_trgm")
+
+
+class ExtensionUnavailableError(RuntimeError):
+    """The configured server cannot provide an extension Dovos needs."""
+
+
+def embedded_server(settings: Settings | None = None) -> EmbeddedServer:
+    """The embedded server object for these settings (not started)."""
+    settings = settings or get_settings()
+    return EmbeddedServer(settings.home, settings.database_name)
+
+
+def resolve_database_url(settings: Settings | None = None) -> str:
+    """libpq URL of the database to use, starting the embedded server when needed."""
+    settings = settings or get_settings()
+    if settings.database_url:
+        return to_libpq_url(settings.database_url)
+    return embedded_server(settings).start()
+
+
+@dataclass
+class DatabaseStatus:
+    """What `dovos db status` reports."""
+
+    url: str
+    embedded: bool
+    running: bool
+    started_now: bool = False
+    data_dir: str | None = None
+    server_pid: int | None = None
+    server_version: str | None = None
+    extensions: dict[str, str | None] = field(default_factory=dict)
+    revision: str | None = None
+    head_revision: str | None = None
+    client_connections: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Database:
+    """A handle on the Dovos database: engine, sessions, migrations, status."""
+
+    def __init__(
+        self,
+        url: str,
+        settings: Settings | None = None,
+        *,
+        embedded: EmbeddedServer | None = None,
+        application: str = "python",
+    ) -> None:
+        self.url = to_libpq_url(url)
+        self.settings = settings or get_settings()
+        self.embedded = embedded
+        self.application_name = f"dovos:{os.getpid()}:{application}"
+        self.started_now = False
+
+    @classmethod
+    def open(
+        cls,
+        settings: Settings | None = None,
+        *,
+        migrate: bool = True,
+        application: str = "python",
+    ) -> Database:
+        """Resolve, start (embedded), check extensions and migrate; return a ready handle."""
+        settings = settings or get_settings()
+        server = None if settings.database_url else embedded_server(settings)
+        was_running = server.is_running() if server else True
+        url = resolve_database_url(settings)
+        database = cls(url, settings, embedded=server, application=application)
+        database.started_now = not was_running
+        database.check_extensions()
+        if migrate and database.revision() != migrations.head_revision():
+            database.migrate()
+        return database
+
+    # -- connections ---------------------------------------------------------------------
+    @cached_property
+    def engine(self) -> Engine:
+        """Pooled SQLAlchemy engine on psycopg 3 (pre-ping: survives server restarts)."""
+        return create_engine(
+            to_sqlalchemy_url(self.url),
+            pool_size=self.settings.pool_size,
+            max_overflow=self.settings.max_overflow,
+            pool_pre_ping=True,
+            connect_args=self._connect_args(),
+        )
+
+    @cached_property
+    def session_factory(self) -> sessionmaker[Session]:
+        return sessionmaker(self.engine, expire_on_commit=False)
+
+    def _connect_args(self) -> dict[str, Any]:
+        # JIT compilation costs more than it saves on short ranking queries.
+        return {"application_name": self.application_name, "options": "-c jit=off"}
+
+    def connect(self, *, autocommit: bool = False) -> psycopg.Connection[Any]:
+        """A raw psycopg connection (for COPY, LISTEN/NOTIFY); the caller closes it."""
+        return psycopg.connect(self.url, autocommit=autocommit, **self._connect_args())
+
+    def unit_of_work(self):  # type: ignore[no-untyped-def]
+        """A transaction with repositories: commits on success, rolls back on any error."""
+        from dovos.repositories.unit_of_work import UnitOfWork
+
+        return UnitOfWork(self.session_factory)
+
+    def close(self) -> None:
+        """Close pooled connections (the embedded server keeps running for others)."""
+        if "engine" in self.__dict__:
+            self.engine.dispose()
+
+    # -- schema ---------------------------------------------------------------------------
+    def migrate(self, revision: str = "head") -> None:
+        migrations.upgrade(self.engine, revision)
+
+    def downgrade(self, revision: str = "base") -> None:
+        migrations.downgrade(self.engine, revision)
+
+    def revision(self) -> str | None:
+        return migrations.current_revision(self.engine)
+
+    def check_extensions(self) -> dict[str, str]:
+        """Ensure `vector` and `pg_trgm` exist (creating them if allowed); name what fails."""
+        with self.engine.connect() as conn:
+            available = dict(
+                conn.execute(
+                    text(
+                        "SELECT name, installed_version FROM pg_available_extensions "
+                        "WHERE name = ANY(:names)"
+                    ),
+                    {"names": list(REQUIRED_EXTENSIONS)},
+                ).all()
+            )
+        versions: dict[str, str] = {}
+        for name in REQUIRED_EXTENSIONS:
+            if name not in available:
+                raise ExtensionUnavailableError(
+                    f"PostgreSQL at {redact(self.url)} has no '{name}' extension installed on "
+                    f"the server (needed: {', '.join(REQUIRED_EXTENSIONS)}). Install it "
+                    "(pgvector: https://github.com/pgvector/pgvector) or unset DATABASE_URL "
+                    "to use Dovos' embedded PostgreSQL."
+                )
+            versions[name] = available[name] or self._create_extension(name)
+        return versions
+
+    def _create_extension(self, name: str) -> str:
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(text(f'CREATE EXTENSION IF NOT EXISTS "{name}"'))
+                return str(
+                    conn.execute(
+                        text("SELECT extversion FROM pg_extension WHERE extname = :n"), {"n": name}
+                    ).scalar_one()
+                )
+        except Exception as error:  # noqa: BLE001 - re-raised with the cause named
+            raise ExtensionUnavailableError(
+                f"cannot create extension '{name}' in {redact(self.url)}: "
+                f"{str(error).splitlines()[0]}. Ask an administrator to run "
+                f"CREATE EXTENSION {name}; in that database."
+            ) from error
+
+    # -- status ---------------------------------------------------------------------------
+    def status(self) -> DatabaseStatus:
+        """Server, version, extensions, migration revision and client count."""
+        with self.engine.connect() as conn:
+            version = conn.execute(text("SHOW server_version")).scalar_one()
+            extensions = dict(
+                conn.execute(
+                    text(
+                        "SELECT name, installed_version FROM pg_available_extensions "
+                        "WHERE name = ANY(:names)"
+                    ),
+                    {"names": list(REQUIRED_EXTENSIONS)},
+                ).all()
+            )
+            clients = conn.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE backend_type = 'client backend' AND datname = current_database()"
+                )
+            ).scalar_one()
+        return DatabaseStatus(
+            url=redact(self.url),
+            embedded=self.embedded is not None,
+            running=True,
+            started_now=self.started_now,
+            data_dir=str(self.embedded.pgdata) if self.embedded else None,
+            server_pid=self.embedded.pid() if self.embedded else None,
+            server_version=str(version),
+            extensions=extensions,
+            revision=self.revision(),
+            head_revision=migrations.head_revision(),
+            client_connections=int(clients),
+        )
+
+
+_default: Database | None = None
+
+
+def get_database() -> Database:
+    """The process-wide database handle (opened, checked and migrated on first use)."""
+    global _default
+    if _default is None:
+        _default = Database.open()
+    return _default
+
+
+def reset_database() -> None:
+    """Forget the process-wide handle (after settings change, or in tests)."""
+    global _default
+    if _default is not None:
+        _default.close()
+    _default = None

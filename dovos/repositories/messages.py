@@ -1,0 +1,47 @@
+"""Messages of a conversation, in order."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from dovos.db.models import Message
+
+
+class MessageRepository:
+    """Reads and writes `messages` inside one unit of work's session."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, message: Message) -> Message:
+        self.session.add(message)
+        self.session.flush()
+        return message
+
+    def get(self, message_id: uuid.UUID) -> Message | None:
+        return self.session.get(Message, message_id)
+
+    def list_for_conversation(self, conversation_id: uuid.UUID) -> list[Message]:
+        """All messages of a conversation by position."""
+        return list(
+            self.session.scalars(
+                select(Message)
+                .where(Message.conversation_id == conversation_id)
+                .order_by(Message.position)
+            )
+        )
+
+    def update_content(self, message_id: uuid.UUID, content: str) -> int | None:
+        """Change a message's text; returns its version (bumped by the trigger if changed)."""
+        return self.session.execute(
+            update(Message)
+            .where(Message.id == message_id)
+            .values(content=content)
+            .returning(Message.version)
+        ).scalar_one_or_none()
+
+    def count(self) -> int:
+        return int(self.session.scalar(select(func.count()).select_from(Message)) or 0)

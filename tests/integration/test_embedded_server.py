@@ -1,0 +1,146 @@
+"""The embedded server: reuse across runs, sharing between processes, safe stop,
+and the DATABASE_URL path with its extension check."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from dovos.config import Settings
+from dovos.db import Database, ExtensionUnavailableError
+from dovos.db.embedded import DatabaseInUseError, EmbeddedServer
+
+DOVOS = [sys.executable, "-m", "dovos.cli"]
+
+
+def _run(args: list[str], home: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DOVOS_HOME": str(home)}
+    env.pop("DATABASE_URL", None)
+    return subprocess.run(DOVOS + args, env=env, capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture
+def fresh_home(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """A DOVOS_HOME with no server yet; its server is force-stopped afterwards."""
+    yield tmp_path
+    EmbeddedServer(tmp_path).stop(force=True)
+
+
+def test_status_starts_then_reuses_the_server(fresh_home: Path) -> None:
+    first = _run(["db", "status", "--json"], fresh_home)
+    assert first.returncode == 0, first.stderr
+    second = _run(["db", "status", "--json"], fresh_home)
+    assert second.returncode == 0, second.stderr
+    one, two = json.loads(first.stdout), json.loads(second.stdout)
+    assert one["started_now"] is True and two["started_now"] is False
+    assert one["server_pid"] == two["server_pid"]
+    assert two["server_version"].startswith("18")
+    assert set(two["extensions"]) == {"vector", "pg_trgm"}
+    assert all(two["extensions"].values())
+
+
+def test_migrate_command_reports_head(fresh_home: Path) -> None:
+    result = _run(["db", "migrate"], fresh_home)
+    assert result.returncode == 0, result.stderr
+    assert "database at revision 0001" in result.stdout
+    status = json.loads(_run(["db", "status", "--json"], fresh_home).stdout)
+    assert status["revision"] == status["head_revision"]
+
+
+USER_SCRIPT = textwrap.dedent(
+    """
+    import sys, time
+    from sqlalchemy import text
+    from dovos.db import Database
+    db = Database.open(application="long-user")
+    print("ready", flush=True)
+    deadline = time.time() + float(sys.argv[1])
+    done = 0
+    while time.time() < deadline:
+        with db.engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM conversations")).scalar_one() >= 0
+        done += 1
+        time.sleep(0.05)
+    print("queries", done, flush=True)
+    """
+)
+
+
+def test_two_processes_share_the_server_and_stop_waits_for_both(fresh_home: Path) -> None:
+    env = {**os.environ, "DOVOS_HOME": str(fresh_home)}
+    env.pop("DATABASE_URL", None)
+    long_user = subprocess.Popen(
+        [sys.executable, "-c", USER_SCRIPT, "6"], env=env, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert long_user.stdout is not None
+        assert long_user.stdout.readline().strip() == "ready"
+        # A second process uses the same server, finishes, and exits: the first goes on.
+        short = _run(["db", "status", "--json"], fresh_home)
+        assert short.returncode == 0 and json.loads(short.stdout)["started_now"] is False
+        # Stopping while the first still works is refused and names who uses it.
+        refused = _run(["db", "stop"], fresh_home)
+        assert refused.returncode != 0
+        assert "in use" in refused.stderr and "long-user" in refused.stderr
+        output, _ = long_user.communicate(timeout=60)
+    finally:
+        long_user.kill()
+    assert long_user.returncode == 0
+    assert int(output.split()[-1]) > 10  # kept querying through the other process' life
+    stopped = _run(["db", "stop"], fresh_home)
+    assert stopped.returncode == 0 and "stopped" in stopped.stdout
+    assert not EmbeddedServer(fresh_home).is_running()
+
+
+def test_stop_refuses_while_this_process_holds_a_connection(fresh_home: Path) -> None:
+    server = EmbeddedServer(fresh_home)
+    url = server.start()
+    other = psycopg.connect(url, application_name="someone-else")
+    try:
+        with pytest.raises(DatabaseInUseError, match="someone-else"):
+            server.stop()
+        assert server.is_running()
+    finally:
+        other.close()
+    server.unregister()
+    assert server.stop() is True
+    assert server.stop() is False  # already stopped
+
+
+def test_database_url_is_used_when_set(database_session, dovos_home: Path) -> None:
+    settings = Settings(database_url=database_session.url, home=dovos_home / "unused")
+    external = Database.open(settings, migrate=False)
+    try:
+        status = external.status()
+    finally:
+        external.close()
+    assert status.embedded is False
+    assert status.revision == status.head_revision
+    assert not (dovos_home / "unused" / "pgdata").exists()
+
+
+def test_database_url_without_extension_rights_fails_clearly(database_session, dovos_home: Path) -> None:
+    admin = psycopg.connect(database_session.url.replace("/dovos?", "/postgres?"), autocommit=True)
+    try:
+        admin.execute("DROP DATABASE IF EXISTS limited_db")
+        admin.execute("DROP ROLE IF EXISTS limited_user")
+        admin.execute("CREATE ROLE limited_user LOGIN")
+        admin.execute("CREATE DATABASE limited_db OWNER limited_user")
+        url = database_session.url.replace("postgres:@/dovos?", "limited_user@/limited_db?")
+        settings = Settings(database_url=url, home=dovos_home)
+        started = time.monotonic()
+        with pytest.raises(ExtensionUnavailableError, match="cannot create extension 'vector'"):
+            Database.open(settings)
+        assert time.monotonic() - started < 30
+    finally:
+        admin.execute("DROP DATABASE IF EXISTS limited_db WITH (FORCE)")
+        admin.execute("DROP ROLE IF EXISTS limited_user")
+        admin.close()
