@@ -86,6 +86,12 @@ def db_migrate(
     typer.echo(f"database at revision {database.migrate(revision=revision)}")
 
 
+# -- commands of each area (one module each under dovos/commands) --------------------------
+# Each area adds one line here: `from dovos.commands import <module>; <module>.register(app)`.
+# registered-commands-start
+# registered-commands-end
+
+
 def main() -> None:  # pragma: no cover - console entry point alternative
     app(prog_name="dovos")
 

@@ -1,0 +1,94 @@
+"""The search service's public types: parameters, filters, hits, responses.
+
+These names are shared by the search service, the API adapter and the evaluation
+workbench. Add fields freely; do not rename or remove existing ones.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict, dataclass, field, fields, replace
+from datetime import datetime
+from typing import Any, Literal
+
+Mode = Literal["lexical", "vector", "hybrid"]
+Fusion = Literal["rrf", "weighted"]
+MODES: tuple[str, ...] = ("lexical", "vector", "hybrid")
+
+
+@dataclass(frozen=True)
+class SearchParams:
+    """Tunable ranking parameters.
+
+    Resolution order: these defaults, then the values stored in the `settings` table
+    (key `search.params`, written by the tuning notebook), then per-call overrides.
+    """
+
+    fusion: Fusion = "rrf"
+    rrf_k: int = 60
+    lexical_weight: float = 1.0
+    vector_weight: float = 1.0
+    candidates: int = 100  # depth of each leg before fusion
+    ef_search: int = 100  # hnsw.ef_search; raised to at least `candidates`
+
+    def merged(self, overrides: dict[str, Any] | None) -> SearchParams:
+        """A copy with `overrides` applied; unknown names raise ValueError naming them."""
+        if not overrides:
+            return self
+        known = {f.name for f in fields(self)}
+        unknown = sorted(set(overrides) - known)
+        if unknown:
+            raise ValueError(f"unknown search parameter(s): {', '.join(unknown)}")
+        return replace(self, **overrides)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    """Restrict the candidate messages. Every given filter must hold (AND)."""
+
+    sources: tuple[str, ...] | None = None
+    date_from: datetime | None = None
+    date_to: datetime | None = None
+    conversation_ids: tuple[uuid.UUID, ...] | None = None
+    roles: tuple[str, ...] | None = None
+    # JSON containment on conversations.metadata, e.g. {"sample_id": "conv-26"}.
+    conversation_metadata: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """One ranked message with the evidence of each leg."""
+
+    message_id: uuid.UUID
+    conversation_id: uuid.UUID
+    conversation_title: str
+    conversation_source_id: str
+    source_message_id: str | None
+    role: str
+    source: str
+    created_at: datetime
+    content: str
+    snippet: str
+    score: float  # fused score in hybrid mode, else the leg's own score
+    rank: int  # 1-based position in this response
+    lexical_score: float | None = None
+    lexical_rank: int | None = None
+    vector_score: float | None = None  # cosine similarity in [-1, 1]
+    vector_rank: int | None = None
+    message_metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SearchResponse:
+    """What a search returns: the hits and how they were obtained."""
+
+    query: str
+    mode: Mode  # what was asked for
+    effective_mode: Mode  # what ran (hybrid/vector fall back to lexical without embeddings)
+    hits: list[SearchHit]
+    params: SearchParams
+    notes: list[str] = field(default_factory=list)  # e.g. why a fallback happened
+    elapsed_ms: float = 0.0
