@@ -92,3 +92,22 @@ class SearchResponse:
     params: SearchParams
     notes: list[str] = field(default_factory=list)  # e.g. why a fallback happened
     elapsed_ms: float = 0.0
+
+
+class InvalidQueryError(ValueError):
+    """The query or a parameter cannot be searched; the message names what is wrong."""
+
+
+# The service (dovos/search/service.py) has this shape; the API and evaluation use only it:
+#
+#   class SearchService:
+#       def __init__(self, database: Database, embedder: Embedder | None = None) -> None
+#       def search(self, query: str, mode: Mode = "hybrid", k: int = 10,
+#                  filters: SearchFilters | None = None,
+#                  params: SearchParams | dict[str, Any] | None = None) -> SearchResponse
+#       def stored_params(self) -> SearchParams            # defaults + settings table
+#       def save_params(self, params: SearchParams, provenance: dict[str, Any]) -> None
+#
+# Stored parameters live in settings under SEARCH_PARAMS_KEY as
+# {"params": {...SearchParams fields...}, "provenance": {"dataset", "metric", "date", ...}}.
+SEARCH_PARAMS_KEY = "search.params"

@@ -1,0 +1,1 @@
+"""Benchmarks as plain functions returning their figures (pytest wrappers live in tests/benchmarks, `dovos bench` reuses them)."""
