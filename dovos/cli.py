@@ -89,6 +89,7 @@ def db_migrate(
 # -- commands of each area (one module each under dovos/commands) --------------------------
 # Each area adds one line here: `from dovos.commands import <module>; <module>.register(app)`.
 # registered-commands-start
+from dovos.commands import imports; imports.register(app)  # noqa: E402, E702
 # registered-commands-end
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -25,6 +25,9 @@ import psycopg
 
 from dovos.importers.parsed import ParsedConversation, ParsedMessage
 from dovos.repositories.jobs import EMBED_MESSAGE, embed_dedupe_key
+
+
+_PROGRESS_EVERY = 2_000  # messages between progress callbacks
 
 
 class IngestError(ValueError):
@@ -71,8 +74,13 @@ def ingest(
     conversations: Iterable[ParsedConversation],
     *,
     max_attempts: int = 5,
+    on_progress: Callable[[int], None] | None = None,
 ) -> IngestResult:
-    """Write `conversations` and their embed jobs in one transaction on `connection`."""
+    """Write `conversations` and their embed jobs in one transaction on `connection`.
+
+    `on_progress(n)` is called as messages are written (n new ones each time), for a
+    progress bar; an exception it raises (KeyboardInterrupt) rolls everything back.
+    """
     parsed = _deduplicate(list(conversations))
     result = IngestResult(warnings=parsed.warnings)
     _validate(parsed.items)
@@ -81,7 +89,7 @@ def ingest(
             stored = _load_stored(cursor, parsed.items)
             plan = _plan(parsed.items, stored, result)
             _write_conversations(cursor, plan)
-            _write_new_messages(cursor, plan.new_messages)
+            _write_new_messages(cursor, plan.new_messages, on_progress)
             versions = _write_changed_messages(cursor, plan.changed_messages)
             jobs = [(row[0], 1) for row in plan.new_messages] + versions
             result.jobs_enqueued = _enqueue_embed_jobs(cursor, jobs, max_attempts)
@@ -240,15 +248,23 @@ def _write_conversations(cursor: psycopg.Cursor[Any], plan: _Plan) -> None:
         )
 
 
-def _write_new_messages(cursor: psycopg.Cursor[Any], rows: list[tuple[Any, ...]]) -> None:
+def _write_new_messages(
+    cursor: psycopg.Cursor[Any],
+    rows: list[tuple[Any, ...]],
+    on_progress: Callable[[int], None] | None = None,
+) -> None:
     if not rows:
         return
     with cursor.copy(
         "COPY messages (id, conversation_id, role, content, position, source_message_id, "
         "metadata, created_at) FROM STDIN"
     ) as copy:
-        for row in rows:
-            copy.write_row(row)
+        for start in range(0, len(rows), _PROGRESS_EVERY):
+            chunk = rows[start : start + _PROGRESS_EVERY]
+            for row in chunk:
+                copy.write_row(row)
+            if on_progress is not None:
+                on_progress(len(chunk))
 
 
 def _write_changed_messages(

@@ -1,0 +1,97 @@
+"""`dovos import PATH...`: a thin shell over `dovos.importers.import_files`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from dovos.importers.files import FileImportResult, ImportInterrupted, import_files
+
+FORMAT_CHOICES = ("auto", "chatgpt", "claude", "openwebui")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `import` command to the `dovos` app."""
+    app.command("import")(import_command)
+
+
+def import_command(
+    paths: list[Path] = typer.Argument(  # noqa: B008 - typer declares options as defaults
+        ..., help="Export files, or directories whose *.json files are imported."
+    ),
+    format: str = typer.Option(
+        "auto", "--format", "-f", help="auto (detect by content), chatgpt, claude or openwebui."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
+) -> None:
+    """Import chat exports; each file in one transaction (all of it or nothing).
+
+    Exits 1 when any file failed (the others are still imported), 130 on Ctrl-C.
+    """
+    from dovos.cli import emit_json, fail
+
+    if format not in FORMAT_CHOICES:
+        fail(f"--format {format!r} is not one of {', '.join(FORMAT_CHOICES)}", code=2)
+    interrupted = False
+    try:
+        results = import_files(paths, format=format, progress=progress)
+    except ImportInterrupted as stop:
+        results, interrupted = stop.results, True
+    if as_json:
+        emit_json(summary(results) | {"interrupted": interrupted})
+    else:
+        for result in results:
+            _print_file(result)
+        _print_totals(results)
+    if interrupted:
+        raise typer.Exit(130)
+    if not results:
+        fail("no files to import (directories hold no *.json)")
+    if not all(result.ok for result in results):
+        raise typer.Exit(1)
+
+
+def summary(results: list[FileImportResult]) -> dict[str, Any]:
+    """Per-file results and totals, as the --json output prints them."""
+    files = [result.as_dict() for result in results]
+    keys = ("conversations_new", "conversations_updated", "conversations_unchanged",
+            "messages_added", "messages_changed", "jobs_enqueued")
+    totals = {key: sum(entry[key] for entry in files) for key in keys}
+    totals["files"] = len(files)
+    totals["files_failed"] = sum(not result.ok for result in results)
+    totals["warnings"] = sum(len(result.warnings) for result in results)
+    return {"ok": totals["files_failed"] == 0, "files": files, "totals": totals}
+
+
+def _print_file(result: FileImportResult) -> None:
+    if not result.ok:
+        typer.secho(f"FAILED  {result.path}", fg=typer.colors.RED, bold=True)
+        typer.secho(f"  {result.error}", fg=typer.colors.RED)
+        return
+    counts = result.as_dict()
+    typer.secho(f"ok      {result.path}  ({result.format}, {result.seconds:.2f}s)",
+                fg=typer.colors.GREEN)
+    typer.echo(f"  conversations  {counts['conversations_new']} new, "
+               f"{counts['conversations_updated']} updated, "
+               f"{counts['conversations_unchanged']} unchanged")
+    typer.echo(f"  messages       {counts['messages_added']} added, "
+               f"{counts['messages_changed']} changed")
+    typer.echo(f"  jobs           {counts['jobs_enqueued']} enqueued")
+    typer.echo(f"  warnings       {len(result.warnings)}")
+    for warning in result.warnings:
+        typer.secho(f"    - {warning}", fg=typer.colors.YELLOW)
+
+
+def _print_totals(results: list[FileImportResult]) -> None:
+    if len(results) < 2:
+        return
+    totals = summary(results)["totals"]
+    typer.echo(
+        f"total: {totals['files']} files ({totals['files_failed']} failed), "
+        f"{totals['conversations_new']} new conversations, {totals['messages_added']} "
+        f"messages added, {totals['messages_changed']} changed, "
+        f"{totals['jobs_enqueued']} jobs enqueued"
+    )
