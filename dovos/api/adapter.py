@@ -105,7 +105,7 @@ class LegacyAdapter:
             ),
         )
 
-    def conversation(self, conversation_id: str) -> m.ConversationDetailResponse:
+    def conversation(self, conversation_id: uuid.UUID | str) -> m.ConversationDetailResponse:
         """The full transcript of one conversation (400 malformed id, 404 unknown)."""
         cid = parse_conversation_id(conversation_id)
         with self._database().unit_of_work() as uow:
@@ -264,23 +264,28 @@ class LegacyAdapter:
 
 
 # -- pure helpers ---------------------------------------------------------------------------
-def parse_conversation_id(text: str) -> uuid.UUID:
+def parse_conversation_id(value: uuid.UUID | str) -> uuid.UUID:
     """A UUID, or BadRequest naming the malformed id."""
+    if isinstance(value, uuid.UUID):
+        return value
     try:
-        return uuid.UUID(text)
-    except (ValueError, TypeError):
-        raise BadRequest(f"Malformed conversation id {text[:100]!r}: expected a UUID") from None
+        return uuid.UUID(value)
+    except (ValueError, TypeError, AttributeError):
+        raise BadRequest(malformed_id_message(value)) from None
+
+
+def malformed_id_message(value: object) -> str:
+    return f"Malformed conversation id {str(value)[:100]!r}: expected a UUID"
 
 
 def clean_query(query: str | None) -> str:
-    """The query stripped, or BadRequest saying why it cannot be searched."""
-    text = (query or "").strip()
+    """The query stripped (NUL characters, which PostgreSQL text cannot hold, count as
+    spaces, as in the search service), or BadRequest saying why it cannot be searched."""
+    text = (query or "").replace("\x00", " ").strip()
     if not text:
         raise BadRequest("No query provided")
     if len(text) > MAX_QUERY_CHARS:
         raise BadRequest(f"Query too long: {len(text)} characters (max {MAX_QUERY_CHARS})")
-    if "\x00" in text:
-        raise BadRequest("Query contains a NUL character")
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
@@ -293,16 +298,18 @@ def hit_relevance(hit: SearchHit, response: SearchResponse) -> float:
 
     - vector: cosine similarity s in [-1, 1] -> (1 + s) / 2, so distance = (1 - s) / 2
       (strictly monotonic and never clamped, unlike 1 - s);
-    - hybrid with RRF: the fused score divided by the best possible fused score
-      (first in both legs), so 1.0 means "ranked first by both";
-    - lexical (and other fusions): s / (1 + s), a squashing of the unbounded rank.
+    - hybrid: the fused score divided by the best possible fused score (RRF: first in
+      both legs, sum of w / (rrf_k + 1); weighted min-max: the sum of the weights), so
+      1.0 means "best in both legs";
+    - lexical: BM25 / ts_rank score s >= 0 -> s / (1 + s), a squashing of an unbounded score.
     """
+    params = response.params
     if response.effective_mode == "vector":
         similarity = hit.vector_score if hit.vector_score is not None else hit.score
         value = (1.0 + similarity) / 2.0
-    elif response.effective_mode == "hybrid" and response.params.fusion == "rrf":
-        params = response.params
-        best = (params.lexical_weight + params.vector_weight) / (params.rrf_k + 1)
+    elif response.effective_mode == "hybrid":
+        weights = params.lexical_weight + params.vector_weight
+        best = weights / (params.rrf_k + 1) if params.fusion == "rrf" else weights
         value = hit.score / best if best > 0 else 0.0
     else:
         score = max(hit.score, 0.0)

@@ -10,6 +10,7 @@ SQLAlchemy connection.
 from __future__ import annotations
 
 import logging
+import uuid
 from datetime import tzinfo
 from typing import Annotated, Any
 
@@ -22,7 +23,13 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dovos.api import models as m
-from dovos.api.adapter import MAX_QUERY_CHARS, ApiError, LegacyAdapter, Searcher
+from dovos.api.adapter import (
+    MAX_QUERY_CHARS,
+    ApiError,
+    LegacyAdapter,
+    Searcher,
+    malformed_id_message,
+)
 from dovos.api.security import add_security
 from dovos.config import Settings, get_settings
 from dovos.db import Database, get_database
@@ -91,7 +98,7 @@ def _add_routes(app: FastAPI, adapter: LegacyAdapter) -> None:
 
     @app.get("/api/conversation/{conversation_id}", response_model=m.ConversationDetailResponse,
              responses=_errors(400, 404, 503))
-    def get_conversation(conversation_id: str) -> m.ConversationDetailResponse:
+    def get_conversation(conversation_id: uuid.UUID) -> m.ConversationDetailResponse:
         """One conversation's transcript."""
         return adapter.conversation(conversation_id)
 
@@ -158,6 +165,8 @@ def describe_validation_error(errors: Any) -> str:
     first = errors[0]
     location = tuple(str(part) for part in first.get("loc", ()))
     kind, message = first.get("type", ""), first.get("msg", "invalid")
+    if location[:2] == ("path", "conversation_id"):
+        return malformed_id_message(first.get("input"))
     if location[:2] == ("query", "q"):
         return "Query too long" if kind == "string_too_long" else "No query provided"
     if location[:1] == ("body",):
