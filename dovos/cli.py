@@ -90,6 +90,7 @@ def db_migrate(
 # Each area adds one line here: `from dovos.commands import <module>; <module>.register(app)`.
 # registered-commands-start
 from dovos.commands import imports; imports.register(app)  # noqa: E402, E702
+from dovos.commands import serve; serve.register(app)  # noqa: E402, E702
 # registered-commands-end
 
 

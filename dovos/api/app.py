@@ -138,8 +138,9 @@ def _add_error_handlers(app: FastAPI) -> None:
         return JSONResponse({"error": error.message}, status_code=error.status)
 
     @app.exception_handler(RequestValidationError)
-    async def invalid_request(_: Request, error: RequestValidationError) -> JSONResponse:
-        return JSONResponse({"error": describe_validation_error(error.errors())}, status_code=400)
+    async def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
+        message = describe_validation_error(error.errors(), request.headers.get("content-type"))
+        return JSONResponse({"error": message}, status_code=400)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, error: StarletteHTTPException) -> JSONResponse:
@@ -158,7 +159,7 @@ def _add_error_handlers(app: FastAPI) -> None:
         return JSONResponse({"error": "Internal server error"}, status_code=500)
 
 
-def describe_validation_error(errors: Any) -> str:
+def describe_validation_error(errors: Any, content_type: str | None = None) -> str:
     """One message naming the first bad parameter (or body field) and what is wrong."""
     if not errors:
         return "Invalid request"
@@ -172,6 +173,10 @@ def describe_validation_error(errors: Any) -> str:
     if location[:1] == ("body",):
         if kind == "json_invalid":
             return "Request body is not valid JSON"
+        if len(location) == 1 and kind == "missing":
+            return 'Missing JSON body: send {"query": "..."} as application/json'
+        if len(location) == 1 and "json" not in (content_type or "").lower():
+            return f"Request body must be a JSON object sent as application/json, not {content_type}"
         if len(location) == 1:
             return f"Request body must be a JSON object ({message})"
         return f"Invalid body field '{'.'.join(location[1:])}': {message}"
