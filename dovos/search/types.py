@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 Mode = Literal["lexical", "vector", "hybrid"]
 Fusion = Literal["rrf", "weighted"]
+LexicalScorer = Literal["bm25", "ts_rank_cd"]
+LexicalOperator = Literal["or", "and"]
 MODES: tuple[str, ...] = ("lexical", "vector", "hybrid")
 
 
@@ -30,6 +32,12 @@ class SearchParams:
     vector_weight: float = 1.0
     candidates: int = 100  # depth of each leg before fusion
     ef_search: int = 100  # hnsw.ef_search; raised to at least `candidates`
+    lexical_scorer: LexicalScorer = "bm25"  # or PostgreSQL's ts_rank_cd
+    lexical_operator: LexicalOperator = "or"  # how plain words combine in the tsquery
+    bm25_k1: float = 1.2
+    bm25_b: float = 0.75
+    fuzzy_below: int = 3  # typo tolerance (pg_trgm) when full text finds fewer hits
+    fuzzy_threshold: float = 0.5  # pg_trgm word similarity a fuzzy match needs
 
     def merged(self, overrides: dict[str, Any] | None) -> SearchParams:
         """A copy with `overrides` applied; unknown names raise ValueError naming them."""

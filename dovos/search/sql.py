@@ -1,0 +1,228 @@
+"""The ranking SQL: each leg, their fusion, and the filters, as one statement per search.
+
+Statements are assembled from the fixed fragments below only (which legs, which
+fusion, which filters are present); every value, and every word of the user's query,
+travels as a bind parameter. The hybrid statement runs both legs as CTEs, ranks them,
+joins them with a FULL OUTER JOIN and fuses them (RRF or a weighted sum of min-max
+normalised scores, as `ranx.fuse` computes them), ties broken by message id so runs
+are reproducible.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dovos.search.types import SearchFilters, SearchParams
+
+# Lexical leg ---------------------------------------------------------------------------
+# Query words -> lexemes with BM25 idf (Lucene's form, never negative) from the
+# statistics the 0002 migration keeps current; `unknown` marks words the archive never
+# saw, which are the ones typo tolerance looks for.
+TERMS_CTE = """
+words AS (
+    SELECT DISTINCT w.word
+    FROM unnest(%(words)s::text[]) AS w(word)
+),
+word_lexemes AS (
+    SELECT w.word, t.lexeme
+    FROM words w, unnest(tsvector_to_array(to_tsvector('english'::regconfig, w.word))) AS t(lexeme)
+),
+corpus AS (
+    SELECT greatest(doc_count, 1)::float8 AS n,
+           greatest(total_length::float8 / greatest(doc_count, 1), 1.0) AS avgdl
+    FROM search_corpus_stats
+),
+terms AS (
+    SELECT l.lexeme,
+           coalesce(s.doc_count, 0) AS df,
+           ln(1.0 + (c.n - coalesce(s.doc_count, 0) + 0.5) / (coalesce(s.doc_count, 0) + 0.5))
+               AS idf
+    FROM (SELECT DISTINCT lexeme FROM word_lexemes) AS l
+    CROSS JOIN corpus c
+    LEFT JOIN search_lexeme_stats s ON s.lexeme = l.lexeme
+),
+tsq AS (
+    SELECT to_tsquery('english'::regconfig, %(tsquery)s) AS query
+)"""
+
+BM25_SCORE = """(
+        SELECT sum(t.idf * tf.n * (%(k1)s + 1.0)
+                   / (tf.n + %(k1)s * (1.0 - %(b)s + %(b)s * length(m.search_vector) / cs.avgdl)))
+        FROM unnest(m.search_vector) AS u
+        JOIN terms t ON t.lexeme = u.lexeme
+        CROSS JOIN LATERAL (SELECT coalesce(array_length(u.positions, 1), 1)::float8 AS n) AS tf
+    )"""
+
+TS_RANK_CD_SCORE = "ts_rank_cd(m.search_vector, tsq.query)::float8"
+
+FTS_CTE = """
+fts AS (
+    SELECT m.id, {score} AS score
+    FROM messages m {join_conversations}
+    CROSS JOIN tsq CROSS JOIN corpus cs
+    WHERE m.search_vector @@ tsq.query {filters}
+    ORDER BY score DESC, m.id
+    LIMIT %(candidates)s
+)"""
+
+# Typo tolerance: only when full text found fewer than `fuzzy_below` messages (the
+# condition is an uncorrelated sub-select, evaluated once; the scan is skipped when it
+# is false), for words of 4+ letters that no message contains.
+FUZZY_CTE = """
+fuzzy_words AS (
+    SELECT DISTINCT w.word
+    FROM word_lexemes w JOIN terms t ON t.lexeme = w.lexeme
+    WHERE t.df = 0 AND length(w.word) >= 4
+),
+fuzzy AS (
+    SELECT m.id, sum(word_similarity(f.word, m.content))::float8 AS score
+    FROM fuzzy_words f
+    JOIN messages m ON f.word <%% m.content {join_conversations}
+    WHERE (SELECT count(*) FROM fts) < %(fuzzy_below)s {filters}
+    GROUP BY m.id
+    ORDER BY score DESC, m.id
+    LIMIT %(candidates)s
+)"""
+
+# Full-text hits first, then fuzzy ones (scaled below the weakest full-text score).
+LEXICAL_CTE = """
+lexical AS (
+    SELECT id, score, row_number() OVER (ORDER BY score DESC, id) AS rank
+    FROM (
+        SELECT id, score FROM fts
+        UNION ALL
+        SELECT z.id, z.score * 1e-3 FROM fuzzy z WHERE z.id NOT IN (SELECT id FROM fts)
+    ) AS both_kinds
+    ORDER BY score DESC, id
+    LIMIT %(candidates)s
+)"""
+
+# Vector leg ----------------------------------------------------------------------------
+# ORDER BY the bare distance so the HNSW index serves it (iterative scans keep filtered
+# queries at `candidates` rows); ranks are recomputed from the scores afterwards.
+VECTOR_CTE = """
+vec_hits AS (
+    SELECT e.message_id AS id, e.embedding <=> %(qvec)s::vector AS distance
+    FROM message_embeddings e JOIN messages m ON m.id = e.message_id {join_conversations}
+    WHERE e.model = %(model)s {filters}
+    ORDER BY e.embedding <=> %(qvec)s::vector
+    LIMIT %(candidates)s
+),
+vector AS (
+    SELECT id, (1.0 - distance)::float8 AS score,
+           row_number() OVER (ORDER BY distance, id) AS rank
+    FROM vec_hits
+)"""
+
+# Fusion --------------------------------------------------------------------------------
+RRF_SCORE = """coalesce(%(lexical_weight)s / (%(rrf_k)s + l.rank), 0.0)
+             + coalesce(%(vector_weight)s / (%(rrf_k)s + v.rank), 0.0)"""
+
+# ranx's min-max: (s - min) / max(max - min, 1e-9); a leg that missed a message adds 0.
+WEIGHTED_SCORE = """%(lexical_weight)s * coalesce(
+                 (l.score - b.lmin) / greatest(b.lmax - b.lmin, 1e-9), 0.0)
+             + %(vector_weight)s * coalesce(
+                 (v.score - b.vmin) / greatest(b.vmax - b.vmin, 1e-9), 0.0)"""
+
+FUSED_CTE = """
+bounds AS (
+    SELECT (SELECT min(score) FROM lexical) AS lmin, (SELECT max(score) FROM lexical) AS lmax,
+           (SELECT min(score) FROM vector) AS vmin, (SELECT max(score) FROM vector) AS vmax
+),
+ranked AS (
+    SELECT coalesce(l.id, v.id) AS id,
+           ({fused})::float8 AS score,
+           l.score AS lexical_score, l.rank AS lexical_rank,
+           v.score AS vector_score, v.rank AS vector_rank
+    FROM lexical l FULL OUTER JOIN vector v ON v.id = l.id CROSS JOIN bounds b
+)"""
+
+LEXICAL_ONLY = """
+ranked AS (
+    SELECT id, score, score AS lexical_score, rank AS lexical_rank,
+           NULL::float8 AS vector_score, NULL::bigint AS vector_rank
+    FROM lexical
+)"""
+
+VECTOR_ONLY = """
+ranked AS (
+    SELECT id, score, NULL::float8 AS lexical_score, NULL::bigint AS lexical_rank,
+           score AS vector_score, rank AS vector_rank
+    FROM vector
+)"""
+
+FINAL_SELECT = """
+SELECT r.id, m.conversation_id, c.title, c.source_id, m.source_message_id, m.role,
+       c.source, m.created_at, m.content, m.metadata,
+       r.score, r.lexical_score, r.lexical_rank, r.vector_score, r.vector_rank,
+       {vector_count} AS vector_count
+FROM (SELECT * FROM ranked ORDER BY score DESC, id LIMIT %(k)s) AS r
+JOIN messages m ON m.id = r.id
+JOIN conversations c ON c.id = m.conversation_id
+ORDER BY r.score DESC, r.id"""
+
+
+def filter_sql(filters: SearchFilters | None) -> tuple[str, bool, dict[str, Any]]:
+    """(AND-ed conditions on m/c, whether they need conversations, their parameters)."""
+    if filters is None:
+        return "", False, {}
+    parts, values, needs_c = [], {}, False
+    if filters.sources:
+        parts.append("c.source = ANY(%(f_sources)s::text[])")
+        values["f_sources"] = list(filters.sources)
+        needs_c = True
+    if filters.conversation_metadata:
+        from psycopg.types.json import Jsonb
+
+        parts.append("c.metadata @> %(f_metadata)s")
+        values["f_metadata"] = Jsonb(filters.conversation_metadata)
+        needs_c = True
+    if filters.date_from is not None:
+        parts.append("m.created_at >= %(f_date_from)s")
+        values["f_date_from"] = filters.date_from
+    if filters.date_to is not None:
+        parts.append("m.created_at <= %(f_date_to)s")
+        values["f_date_to"] = filters.date_to
+    if filters.conversation_ids:
+        parts.append("m.conversation_id = ANY(%(f_conversations)s::uuid[])")
+        values["f_conversations"] = list(filters.conversation_ids)
+    if filters.roles:
+        parts.append("m.role = ANY(%(f_roles)s::text[])")
+        values["f_roles"] = list(filters.roles)
+    return "".join(f" AND {part}" for part in parts), needs_c, values
+
+
+def build_statement(
+    mode: str, params: SearchParams, filters: SearchFilters | None
+) -> tuple[str, dict[str, Any]]:
+    """The SQL text for `mode` and the filter/parameter values it binds (not the query's)."""
+    conditions, needs_c, values = filter_sql(filters)
+    join = "JOIN conversations c ON c.id = m.conversation_id" if needs_c else ""
+    ctes = []
+    if mode in ("lexical", "hybrid"):
+        score = BM25_SCORE if params.lexical_scorer == "bm25" else TS_RANK_CD_SCORE
+        ctes += [
+            TERMS_CTE,
+            FTS_CTE.format(score=score, join_conversations=join, filters=conditions),
+            FUZZY_CTE.format(join_conversations=join, filters=conditions),
+            LEXICAL_CTE,
+        ]
+    if mode in ("vector", "hybrid"):
+        ctes.append(VECTOR_CTE.format(join_conversations=join, filters=conditions))
+    if mode == "hybrid":
+        fused = RRF_SCORE if params.fusion == "rrf" else WEIGHTED_SCORE
+        ctes.append(FUSED_CTE.format(fused=fused))
+    else:
+        ctes.append(LEXICAL_ONLY if mode == "lexical" else VECTOR_ONLY)
+    vector_count = "(SELECT count(*) FROM vector)" if mode != "lexical" else "NULL::bigint"
+    sql = "WITH" + ",".join(ctes) + FINAL_SELECT.format(vector_count=vector_count)
+    values.update(
+        candidates=params.candidates,
+        k1=params.bm25_k1,
+        b=params.bm25_b,
+        fuzzy_below=params.fuzzy_below,
+        rrf_k=float(params.rrf_k),
+        lexical_weight=float(params.lexical_weight),
+        vector_weight=float(params.vector_weight),
+    )
+    return sql, values
