@@ -28,6 +28,8 @@ LIMITS: dict[str, tuple[float, float]] = {
     "ef_search": (1, 1_000),
     "bm25_k1": (0, 100),
     "bm25_b": (0, 1),
+    "context_weight": (0, 10),
+    "lexical_pool": (1, 100_000),
     "fuzzy_below": (0, 10_000),
     "fuzzy_threshold": (0, 1),
 }

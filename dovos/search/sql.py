@@ -57,12 +57,30 @@ TS_RANK_CD_SCORE = "ts_rank_cd(m.search_vector, tsq.query)::float8"
 
 FTS_CTE = """
 fts AS (
-    SELECT m.id, {score} AS score
+    SELECT m.id, m.conversation_id, m.position, {score} AS score
     FROM messages m {join_conversations}
     CROSS JOIN tsq CROSS JOIN corpus cs
     WHERE m.search_vector @@ tsq.query {filters}
     ORDER BY score DESC, m.id
-    LIMIT %(candidates)s
+    LIMIT %(pool)s
+)"""
+
+# Turn context: a message also scores `context_weight` times the BM25 of the message
+# before it in its conversation (an answer rarely repeats the words of the question it
+# answers), so the turn after a matching one becomes a candidate too.
+CONTEXT_CTE = """
+fts_context AS (
+    SELECT id, sum(score) AS score
+    FROM (
+        SELECT id, score FROM fts
+        UNION ALL
+        SELECT m.id, %(context_weight)s * f.score
+        FROM fts f
+        JOIN messages m ON m.conversation_id = f.conversation_id AND m.position = f.position + 1
+        {join_conversations}
+        WHERE %(context_weight)s > 0 {filters}
+    ) AS own_and_previous
+    GROUP BY id
 )"""
 
 # Typo tolerance: only when full text found fewer than `fuzzy_below` messages (the
@@ -89,9 +107,9 @@ LEXICAL_CTE = """
 lexical AS (
     SELECT id, score, row_number() OVER (ORDER BY score DESC, id) AS rank
     FROM (
-        SELECT id, score FROM fts
+        SELECT id, score FROM fts_context
         UNION ALL
-        SELECT z.id, z.score * 1e-3 FROM fuzzy z WHERE z.id NOT IN (SELECT id FROM fts)
+        SELECT z.id, z.score * 1e-3 FROM fuzzy z WHERE z.id NOT IN (SELECT id FROM fts_context)
     ) AS both_kinds
     ORDER BY score DESC, id
     LIMIT %(candidates)s
@@ -204,6 +222,7 @@ def build_statement(
         ctes += [
             TERMS_CTE,
             FTS_CTE.format(score=score, join_conversations=join, filters=conditions),
+            CONTEXT_CTE.format(join_conversations=join, filters=conditions),
             FUZZY_CTE.format(join_conversations=join, filters=conditions),
             LEXICAL_CTE,
         ]
@@ -218,6 +237,8 @@ def build_statement(
     sql = "WITH" + ",".join(ctes) + FINAL_SELECT.format(vector_count=vector_count)
     values.update(
         candidates=params.candidates,
+        pool=max(params.candidates, params.lexical_pool),
+        context_weight=float(params.context_weight),
         k1=params.bm25_k1,
         b=params.bm25_b,
         fuzzy_below=params.fuzzy_below,
