@@ -1,0 +1,154 @@
+"""Helpers for the worker tests: archives written through the real ingest path, a
+deterministic embedder that counts (and can fail or stall) its encode calls, and
+read-backs of jobs and embeddings. The database is always the real one."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from dovos.importers.parsed import ParsedConversation, ParsedMessage
+from dovos.ingest import ingest
+
+DIM = 384
+
+
+def conversations(
+    count: int, per_conversation: int = 20, *, tag: str = "c", text: Callable[[int], str] | None = None
+) -> list[ParsedConversation]:
+    """`count` messages spread over conversations `tag-0`, `tag-1`, ...; message i says
+    `text(i)` (default: a distinct sentence)."""
+    text = text or (lambda i: f"message number {i} about topic {i % 17} and detail {i * 7919}")
+    found = []
+    for start in range(0, count, per_conversation):
+        messages = [
+            ParsedMessage(role="user" if i % 2 == 0 else "assistant", content=text(i))
+            for i in range(start, min(start + per_conversation, count))
+        ]
+        found.append(ParsedConversation("chatgpt", f"{tag}-{start // per_conversation}",
+                                        f"conversation {start}", messages))
+    return found
+
+
+def store(database: Any, parsed: list[ParsedConversation]) -> None:
+    """Write conversations (and their embed jobs) through `dovos.ingest`."""
+    with database.connect() as connection:
+        ingest(connection, parsed)
+
+
+def edit(database: Any, parsed: list[ParsedConversation], changes: dict[tuple[int, int], str]) -> None:
+    """Re-import `parsed` with message (conversation index, position) -> new text."""
+    changed = []
+    for index, conversation in enumerate(parsed):
+        messages = [
+            ParsedMessage(m.role, changes.get((index, position), m.content))
+            for position, m in enumerate(conversation.messages)
+        ]
+        changed.append(ParsedConversation(conversation.source, conversation.source_id,
+                                          conversation.title, messages))
+    store(database, changed)
+
+
+def fake_vector(text: str) -> np.ndarray:
+    """A unit vector that depends only on `text`."""
+    seed = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
+    vector = np.random.default_rng(seed).standard_normal(DIM).astype(np.float32)
+    return vector / np.linalg.norm(vector)
+
+
+class FakeEmbedder:
+    """Deterministic embedder: counts every text it encodes, can stall, fail its first
+    `fail_calls` calls, fail on any text containing `poison`, or run `on_text` hooks."""
+
+    def __init__(
+        self,
+        name: str = "fake-model",
+        *,
+        delay: float = 0.0,
+        fail_calls: int = 0,
+        poison: str | None = None,
+        on_text: dict[str, Callable[[], None]] | None = None,
+    ) -> None:
+        self.name = name
+        self.dim = DIM
+        self.delay = delay
+        self.fail_calls = fail_calls
+        self.poison = poison
+        self.on_text = dict(on_text or {})
+        self.calls = 0
+        self.encoded: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+        with self._lock:
+            self.calls += 1
+            failing = self.calls <= self.fail_calls
+        if self.delay:
+            time.sleep(self.delay)
+        if failing:
+            raise RuntimeError(f"injected failure on call {self.calls}")
+        if self.poison and any(self.poison in text for text in texts):
+            raise ValueError(f"cannot embed text containing {self.poison!r}")
+        for text in texts:
+            hook = self.on_text.pop(text, None)
+            if hook is not None:
+                hook()
+        with self._lock:
+            self.encoded.update(t for t in texts if t != "warm up")
+        if not texts:
+            return np.zeros((0, DIM), dtype=np.float32)
+        return np.stack([fake_vector(text) for text in texts])
+
+
+def job_counts(database: Any) -> dict[str, int]:
+    with database.unit_of_work() as uow:
+        return uow.jobs.counts_by_status()
+
+
+def jobs(database: Any) -> list[dict[str, Any]]:
+    """Every job as a dict, in id order."""
+    with database.connect() as connection, connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id, status, attempts, max_attempts, lease_owner, last_error, payload, "
+            "dedupe_key, run_after, now() AS now FROM jobs ORDER BY id"
+        )
+        names = [column.name for column in cursor.description or []]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def messages(database: Any) -> dict[uuid.UUID, tuple[int, str]]:
+    """message id -> (version, content)."""
+    with database.connect() as connection:
+        rows = connection.execute("SELECT id, version, content FROM messages").fetchall()
+    return {row[0]: (row[1], row[2]) for row in rows}
+
+
+def embeddings(database: Any, model: str) -> dict[uuid.UUID, tuple[int, np.ndarray]]:
+    """message id -> (message_version, vector) for `model`."""
+    with database.connect() as connection:
+        rows = connection.execute(
+            "SELECT message_id, message_version, embedding::text FROM message_embeddings "
+            "WHERE model = %s",
+            (model,),
+        ).fetchall()
+    return {
+        row[0]: (row[1], np.array([float(x) for x in row[2].strip("[]").split(",")], np.float32))
+        for row in rows
+    }
+
+
+def wait_until(condition: Callable[[], bool], timeout: float, interval: float = 0.05) -> float:
+    """Poll `condition` until true; seconds it took. Raises AssertionError on timeout."""
+    started = time.monotonic()
+    while not condition():
+        if time.monotonic() - started > timeout:
+            raise AssertionError(f"condition not met within {timeout}s")
+        time.sleep(interval)
+    return time.monotonic() - started
