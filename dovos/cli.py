@@ -91,6 +91,7 @@ def db_migrate(
 # registered-commands-start
 from dovos.commands import imports; imports.register(app)  # noqa: E402, E702
 from dovos.commands import serve; serve.register(app)  # noqa: E402, E702
+from dovos.commands import worker; worker.register(app)  # noqa: E402, E702
 from dovos.commands import search; search.register(app)  # noqa: E402, E702
 # registered-commands-end
 

@@ -65,7 +65,8 @@ def fake_vector(text: str) -> np.ndarray:
 
 class FakeEmbedder:
     """Deterministic embedder: counts every text it encodes, can stall, fail its first
-    `fail_calls` calls, fail on any text containing `poison`, or run `on_text` hooks."""
+    `fail_calls` calls, fail on any text containing `poison`, run `on_text` hooks (once,
+    when that text is encoded) and an `on_call` hook at the start of every call."""
 
     def __init__(
         self,
@@ -75,6 +76,7 @@ class FakeEmbedder:
         fail_calls: int = 0,
         poison: str | None = None,
         on_text: dict[str, Callable[[], None]] | None = None,
+        on_call: Callable[[list[str]], None] | None = None,
     ) -> None:
         self.name = name
         self.dim = DIM
@@ -82,14 +84,19 @@ class FakeEmbedder:
         self.fail_calls = fail_calls
         self.poison = poison
         self.on_text = dict(on_text or {})
+        self.on_call = on_call
         self.calls = 0
         self.encoded: Counter[str] = Counter()
         self._lock = threading.Lock()
 
     def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+        if texts == ["warm up"]:  # the worker's model check, not a job
+            return np.stack([fake_vector("warm up")])
         with self._lock:
             self.calls += 1
             failing = self.calls <= self.fail_calls
+        if self.on_call is not None:
+            self.on_call(texts)
         if self.delay:
             time.sleep(self.delay)
         if failing:
@@ -101,7 +108,7 @@ class FakeEmbedder:
             if hook is not None:
                 hook()
         with self._lock:
-            self.encoded.update(t for t in texts if t != "warm up")
+            self.encoded.update(texts)
         if not texts:
             return np.zeros((0, DIM), dtype=np.float32)
         return np.stack([fake_vector(text) for text in texts])
