@@ -24,8 +24,8 @@ from typing import Any
 import psycopg
 
 from dovos.importers.parsed import ParsedConversation, ParsedMessage
+from dovos.importers.text import needs_repair, value_needs_repair
 from dovos.repositories.jobs import EMBED_MESSAGE, embed_dedupe_key
-
 
 _PROGRESS_EVERY = 2_000  # messages between progress callbacks
 
@@ -84,15 +84,15 @@ def ingest(
     parsed = _deduplicate(list(conversations))
     result = IngestResult(warnings=parsed.warnings)
     _validate(parsed.items)
-    with connection.transaction():
-        with connection.cursor() as cursor:
-            stored = _load_stored(cursor, parsed.items)
-            plan = _plan(parsed.items, stored, result)
-            _write_conversations(cursor, plan)
-            _write_new_messages(cursor, plan.new_messages, on_progress)
-            versions = _write_changed_messages(cursor, plan.changed_messages)
-            jobs = [(row[0], 1) for row in plan.new_messages] + versions
-            result.jobs_enqueued = _enqueue_embed_jobs(cursor, jobs, max_attempts)
+    with connection.transaction(), connection.cursor() as cursor:
+        stored = _load_stored(cursor, parsed.items)
+        plan = _plan(parsed.items, stored, result)
+        _write_conversations(cursor, plan)
+        _write_new_messages(cursor, plan.new_messages, on_progress)
+        versions = _write_changed_messages(cursor, plan.changed_messages)
+        result.jobs_enqueued = _copy_new_message_jobs(
+            cursor, [row[0] for row in plan.new_messages], max_attempts
+        ) + _enqueue_embed_jobs(cursor, versions, max_attempts)
     return result
 
 
@@ -117,12 +117,32 @@ def _deduplicate(conversations: list[ParsedConversation]) -> _Deduplicated:
 
 
 def _validate(conversations: list[ParsedConversation]) -> None:
+    """Refuse, before any write, what PostgreSQL would refuse halfway through the COPY."""
     for index, conversation in enumerate(conversations):
-        problems = conversation.problems()
+        problems = conversation.problems() + _unstorable(conversation)
         if problems:
             raise IngestError(
                 f"conversation {index} ({conversation.source_id!r}): " + "; ".join(problems)
             )
+
+
+def _unstorable(conversation: ParsedConversation) -> list[str]:
+    """Strings PostgreSQL cannot store (NUL, lone surrogates) that problems() does not check.
+
+    Importers repair these with a warning (dovos.importers.text); this catches callers
+    that build ParsedConversation objects themselves.
+    """
+    found = []
+    if needs_repair(conversation.source_id) or needs_repair(conversation.title):
+        found.append("id or title holds a NUL or an invalid surrogate")
+    if value_needs_repair(conversation.metadata):
+        found.append("metadata holds a NUL or an invalid surrogate")
+    for index, message in enumerate(conversation.messages):
+        if "\x00" not in message.content and needs_repair(message.content):
+            found.append(f"message {index}: content holds an invalid surrogate")
+        if needs_repair(message.source_message_id or "") or value_needs_repair(message.metadata):
+            found.append(f"message {index}: id or metadata holds a NUL or an invalid surrogate")
+    return found
 
 
 def _load_stored(
@@ -285,6 +305,27 @@ def _write_changed_messages(
         [list(column) for column in zip(*rows, strict=True)],
     )
     return [(mid, version) for mid, version, old in cursor.fetchall() if version != old]
+
+
+def _copy_new_message_jobs(
+    cursor: psycopg.Cursor[Any], message_ids: list[uuid.UUID], max_attempts: int
+) -> int:
+    """Embed jobs for messages inserted just now, by COPY.
+
+    Their ids were generated in this transaction, so no pending job can hold their
+    dedupe key yet and the upsert of `_enqueue_embed_jobs` is not needed.
+    """
+    if not message_ids:
+        return 0
+    with cursor.copy("COPY jobs (kind, payload, dedupe_key, max_attempts) FROM STDIN") as copy:
+        for message_id in message_ids:
+            copy.write_row((
+                EMBED_MESSAGE,
+                f'{{"message_id": "{message_id}", "version": 1}}',
+                embed_dedupe_key(message_id),
+                max_attempts,
+            ))
+    return len(message_ids)
 
 
 def _enqueue_embed_jobs(

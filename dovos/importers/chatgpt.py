@@ -83,7 +83,7 @@ def parse_conversation(item: dict[str, Any], where: Where, log: ParseLog) -> Par
     current = item.get("current_node") if isinstance(item.get("current_node"), str) else None
     branch = select_branch(parents, current, times, pointer_field="current_node")
     for field_name, problem in branch.notes:
-        log.warn(where, problem, field_name)
+        log.warning(where, problem, field_name)
     if source_id is None:
         root = branch.node_ids[0] if branch.node_ids else None
         source_id = derived_id(SOURCE, log, where, "id", item.get("create_time"), root)
@@ -117,7 +117,7 @@ def parse_message(
     role, role_meta = role_of(author.get("role"), log, where, "author.role")
     content = message.get("content")
     if not isinstance(content, dict):
-        log.warn(where, "is missing; message skipped" if content is None
+        log.warning(where, "is missing; message skipped" if content is None
                  else f"is {type_name(content)}; message skipped", "content")
         return None
     content_type = content.get("content_type")

@@ -36,9 +36,10 @@ SOURCE = "claude"
 _HIDDEN_BLOCKS = {"thinking": "reasoning", "redacted_thinking": "reasoning",
                   "tool_use": "tool_call", "tool_result": "tool_result"}
 
-_ARTIFACT = re.compile(r"<antArtifact\b([^>]*)>(.*?)(?:</antArtifact>|\Z)", re.S)
-_ANT_THINKING = re.compile(r"<antThinking>(.*?)(?:</antThinking>|\Z)", re.S)
+_ARTIFACT = re.compile(r"<antArtifact\b([^>]*)>(.*?)(?:</antArtifact>|\Z)", re.DOTALL)
+_ANT_THINKING = re.compile(r"<antThinking>(.*?)(?:</antThinking>|\Z)", re.DOTALL)
 _ATTRIBUTE = re.compile(r'(\w+)="([^"]*)"')
+_WORD = re.compile(r"\w+")
 
 
 @dataclass
@@ -78,7 +79,7 @@ def parse_conversation(item: dict[str, Any], where: Where, log: ParseLog) -> Par
     for index, raw in enumerate(raw_messages):
         at = where.at(message=index, message_id=raw.get("uuid") if isinstance(raw, dict) else None)
         if not isinstance(raw, dict):
-            log.warn(at, "is not an object; message skipped")
+            log.warning(at, "is not an object; message skipped")
             continue
         message = parse_message(raw, at, log)
         if message is not None:
@@ -171,11 +172,18 @@ def _result_text(content: Any) -> str:
 
 
 def _not_in_blocks(flat: str, block_texts: list[str]) -> str:
-    """The part of a message's flat `text` that its content blocks do not already hold."""
-    if not flat.strip():
+    """The part of a message's flat `text` that its content blocks do not already hold.
+
+    Exports write `text` as a copy of the blocks, a shortened copy of them, or the
+    thinking and answer run together; when (nearly) every word of it is in the blocks,
+    it adds nothing. Otherwise what is left after removing each block's text is added.
+    """
+    if not flat.strip() or _squash(flat) in _squash(" ".join(block_texts)):
         return ""
-    joined = _squash(" ".join(block_texts))
-    if _squash(flat) in joined:
+    words = _WORD.findall(flat.lower())
+    known = set(_WORD.findall(" ".join(block_texts).lower()))
+    missing = sum(word not in known for word in words)
+    if missing <= len(words) // 20:  # allow 5% (punctuation-level edits, numbering)
         return ""
     rest = flat
     for block_text in block_texts:

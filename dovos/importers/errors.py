@@ -9,12 +9,16 @@ or skipped.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class Where:
-    """A location inside an export file, refined as the parsers descend."""
+class Where(NamedTuple):
+    """A location inside an export file, refined as the parsers descend.
+
+    A NamedTuple rather than a dataclass: one is made per message, and `_replace` is
+    several times cheaper than `dataclasses.replace` on a 50,000-message file.
+    """
 
     file: str
     conversation: int | None = None
@@ -24,7 +28,7 @@ class Where:
 
     def at(self, **changes: object) -> Where:
         """This location, narrowed (e.g. `where.at(message=3, message_id="abc")`)."""
-        return replace(self, **changes)  # type: ignore[arg-type]
+        return self._replace(**changes)  # type: ignore[arg-type]
 
     def describe(self, field_name: str | None = None) -> str:
         """`file: conversation 2 ('id'), message 5 ('mid'), field 'content'`."""

@@ -85,7 +85,7 @@ def derived_id(source: str, log: ParseLog, where: Where, field_name: str, *parts
         json.dumps([source, *parts], default=str, sort_keys=True).encode()
     ).hexdigest()[:24]
     identifier = f"derived-{digest}"
-    log.warn(where, f"is missing; using {identifier!r}, derived from the conversation's "
+    log.warning(where, f"is missing; using {identifier!r}, derived from the conversation's "
                     "creation time and first message", field_name)
     return identifier
 

@@ -119,7 +119,7 @@ def parse_file(path: str | Path, format: str = "auto") -> ParsedFile:
     data = load_json(Path(path), where, log)
     found = detect_format(data, where) if format == "auto" else format
     if found is None:
-        log.warn(where, "holds no conversations")
+        log.warning(where, "holds no conversations")
         return ParsedFile(str(path), None, [], log.warnings)
     parsed = PARSERS[found](data, where, log)
     del data  # the parsed objects are all that is needed from here on
@@ -128,7 +128,7 @@ def parse_file(path: str | Path, format: str = "auto") -> ParsedFile:
         at = where.at(conversation=index, conversation_id=conversation.source_id)
         clean_conversation(conversation, log, at)
         if not conversation.messages:
-            log.warn(at, "holds no messages with text; conversation skipped")
+            log.warning(at, "holds no messages with text; conversation skipped")
             continue
         _warn_long_messages(conversation, log, at)
         kept.append(conversation)
@@ -207,7 +207,7 @@ def _write(
 def _warn_long_messages(conversation: ParsedConversation, log: ParseLog, where: Where) -> None:
     for index, message in enumerate(conversation.messages):
         if len(message.content) > FULL_TEXT_CHARS:
-            log.warn(
+            log.warning(
                 where.at(message=index, message_id=message.source_message_id),
                 f"is {len(message.content):,} characters; stored whole, but full-text search "
                 f"covers its first {FULL_TEXT_CHARS:,}",

@@ -34,7 +34,7 @@ def _decode(raw: bytes, where: Where, log: ParseLog) -> str:
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        log.warn(where, f"is not valid UTF-8 (first bad byte at offset {error.start}); "
+        log.warning(where, f"is not valid UTF-8 (first bad byte at offset {error.start}); "
                         "undecodable bytes were replaced with U+FFFD")
         return raw.decode("utf-8-sig", errors="replace")
 

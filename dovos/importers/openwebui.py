@@ -32,8 +32,8 @@ from dovos.importers.tree import select_branch
 
 SOURCE = "openwebui"
 
-_DETAILS = re.compile(r"<details\b([^>]*)>(.*?)</details>", re.S)
-_SUMMARY = re.compile(r"<summary>.*?</summary>", re.S)
+_DETAILS = re.compile(r"<details\b([^>]*)>(.*?)</details>", re.DOTALL)
+_SUMMARY = re.compile(r"<summary>.*?</summary>", re.DOTALL)
 _ATTRIBUTE = re.compile(r'([\w-]+)="([^"]*)"')
 _DETAIL_KINDS = {"reasoning": "reasoning", "tool_calls": "tool_call",
                  "code_interpreter": "tool_call"}
@@ -87,7 +87,7 @@ def _branch(chat: dict[str, Any], where: Where, log: ParseLog) -> list[tuple[str
         current = history.get("currentId") if isinstance(history.get("currentId"), str) else None
         branch = select_branch(parents, current, times, pointer_field="chat.history.currentId")
         for field_name, problem in branch.notes:
-            log.warn(where, problem, field_name)
+            log.warning(where, problem, field_name)
         return [(key, nodes[key]) for key in branch.node_ids]
     if isinstance(chat.get("messages"), list):
         return [(optional_str(raw, "id") if isinstance(raw, dict) else None, raw)

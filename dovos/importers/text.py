@@ -20,7 +20,10 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 
 def needs_repair(text: str) -> bool:
     """True when `text` holds a NUL or a surrogate code point."""
-    return "\x00" in text or _SURROGATE.search(text) is not None
+    if "\x00" in text:
+        return True
+    # isascii() is O(1) in CPython, and ASCII text cannot hold a surrogate.
+    return not text.isascii() and _SURROGATE.search(text) is not None
 
 
 def clean_text(text: str, log: ParseLog, where: Where, field_name: str) -> str:
@@ -28,13 +31,13 @@ def clean_text(text: str, log: ParseLog, where: Where, field_name: str) -> str:
     if "\x00" in text:
         count = text.count("\x00")
         text = text.replace("\x00", "")
-        log.warn(where, f"removed {count} NUL character(s) (PostgreSQL text cannot hold them)",
+        log.warning(where, f"removed {count} NUL character(s) (PostgreSQL text cannot hold them)",
                  field_name)
     if _SURROGATE.search(text):
         count = len(_SURROGATE.findall(text))
         # Pairs that arrived split are joined; what is left alone becomes U+FFFD.
         text = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
-        log.warn(where, f"replaced invalid UTF-16 surrogate(s) ({count} code unit(s)) with U+FFFD",
+        log.warning(where, f"replaced invalid UTF-16 surrogate(s) ({count} code unit(s)) with U+FFFD",
                  field_name)
     return text
 
@@ -55,15 +58,35 @@ def clean_value(value: Any, log: ParseLog, where: Where, field_name: str) -> Any
     return value
 
 
+def value_needs_repair(value: Any) -> bool:
+    """True when any string or key inside a JSON-like value needs `clean_text`."""
+    if isinstance(value, str):
+        return needs_repair(value)
+    if isinstance(value, dict):
+        return any(needs_repair(str(key)) or value_needs_repair(item)
+                   for key, item in value.items())
+    if isinstance(value, list | tuple):
+        return any(value_needs_repair(item) for item in value)
+    return False
+
+
 def clean_conversation(
     conversation: ParsedConversation, log: ParseLog, where: Where
 ) -> ParsedConversation:
-    """Repair, in place, every string of `conversation` that PostgreSQL could not store."""
+    """Repair, in place, every string of `conversation` that PostgreSQL could not store.
+
+    Checks first and builds locations only for what needs repair: nearly every message
+    is clean, and this runs on every message of every import.
+    """
     where = where.at(conversation_id=conversation.source_id)
     conversation.source_id = _clean(conversation.source_id, log, where, "id")
     conversation.title = _clean(conversation.title, log, where, "title")
-    conversation.metadata = clean_value(conversation.metadata, log, where, "metadata")
+    if value_needs_repair(conversation.metadata):
+        conversation.metadata = clean_value(conversation.metadata, log, where, "metadata")
     for index, message in enumerate(conversation.messages):
+        if not (needs_repair(message.content) or needs_repair(message.source_message_id or "")
+                or value_needs_repair(message.metadata)):
+            continue
         at = where.at(message=index, message_id=message.source_message_id)
         message.content = _clean(message.content, log, at, "content")
         if message.source_message_id is not None:

@@ -42,7 +42,7 @@ def read_time(value: object, log: ParseLog, where: Where, field_name: str) -> da
     try:
         return to_datetime(value)
     except TimestampError as error:
-        log.warn(where, f"{error}; ignored", field_name)
+        log.warning(where, f"{error}; ignored", field_name)
         return None
 
 

@@ -38,14 +38,16 @@ def select_branch(
     """
     leaves = _leaves(parents)
     notes: list[tuple[str, str]] = []
+    if not parents:
+        return Branch([], 0, notes)
     if current is None or current not in parents:
         start = _latest(leaves, times)
         if current is None:
             notes.append((pointer_field, f"missing; took the most recent leaf {start!r}"))
         else:
             notes.append(
-                (pointer_field, f"names {current!r}, which is not in the export; "
-                                f"took the most recent leaf {start!r}")
+                (pointer_field, (f"names {current!r}, which is not in the export; "
+                                f"took the most recent leaf {start!r}"))
             )
     else:
         start = current
