@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import typer
 
-from dovos.api.server import DEFAULT_HOST, DEFAULT_PORT
+# The defaults of dovos.api.server.serve, repeated so `dovos --help` does not import
+# FastAPI and uvicorn.
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+DEFAULT_TORCH_THREADS = 1
 
 
 def register(app: typer.Typer) -> None:
@@ -20,6 +24,10 @@ def register(app: typer.Typer) -> None:
         access_log: bool = typer.Option(
             True, "--access-log/--no-access-log", help="Log every request."
         ),
+        torch_threads: int = typer.Option(
+            DEFAULT_TORCH_THREADS, "--torch-threads", min=1,
+            help="torch threads for query encoding (1 keeps latency low on shared cores).",
+        ),
     ) -> None:
         """Serve the legacy JSON API (/api/conversations, /api/search, ...) with uvicorn."""
         from dovos.api.security import InsecureBindError
@@ -28,6 +36,6 @@ def register(app: typer.Typer) -> None:
         from dovos.db import ExtensionUnavailableError
 
         try:
-            serve(host, port, access_log=access_log)
+            serve(host, port, access_log=access_log, torch_threads=torch_threads)
         except (InsecureBindError, ExtensionUnavailableError, RuntimeError) as error:
             fail(str(error))

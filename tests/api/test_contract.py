@@ -198,12 +198,24 @@ def test_search_validates_and_reports_what_ran(client: Any) -> None:
                                                     search_type="fts")
     assert all("python" in result.content.lower() for result in body.results)
     assert all(result.metadata.message_count == 1 for result in body.results)
-    assert all(len(result.content) <= 303 for result in body.results)
     everything = m.SearchResponse.model_validate(
         client.get("/api/search", params={"q": "python", "n": 50, "search_type": "fts"}).json()
     )
     assert everything.search_metadata.truncated is False
-    assert everything.search_metadata.total_results == len(everything.results) == 3
+    assert everything.search_metadata.total_results == len(everything.results) >= 3
+    assert [r.metadata.message_id for r in everything.results[:2]] == \
+        [r.metadata.message_id for r in body.results]  # best first, whatever n
+    assert all(len(result.content) <= 303 for result in everything.results)
+    assert any(result.content.endswith("...") for result in everything.results)
+
+
+def test_semantic_without_embeddings_falls_back_to_full_text(client: Any) -> None:
+    body = m.SearchResponse.model_validate(
+        client.get("/api/search", params={"q": "python", "search_type": "semantic"}).json()
+    )
+    assert body.search_metadata.search_type == "fts" and body.results
+    rag = client.post("/api/rag/query", json={"query": "python"}).json()
+    assert rag["search_type"] == "keyword" and rag["results"]
 
 
 def test_rag_query_validates_with_scores_in_range(client: Any) -> None:
