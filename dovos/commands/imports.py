@@ -5,11 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import typer
+from sqlalchemy.exc import SQLAlchemyError
 
 from dovos.importers.files import FileImportResult, ImportInterrupted, import_files
 
 FORMAT_CHOICES = ("auto", "chatgpt", "claude", "openwebui")
+MAX_WARNINGS_SHOWN = 20  # per file in the human summary; --json lists every one
 
 
 def register(app: typer.Typer) -> None:
@@ -40,6 +43,8 @@ def import_command(
         results = import_files(paths, format=format, progress=progress)
     except ImportInterrupted as stop:
         results, interrupted = stop.results, True
+    except (RuntimeError, OSError, psycopg.Error, SQLAlchemyError) as error:  # the database
+        fail(f"cannot reach the database, nothing was imported: {error}")
     if as_json:
         emit_json(summary(results) | {"interrupted": interrupted})
     else:
@@ -81,8 +86,10 @@ def _print_file(result: FileImportResult) -> None:
                f"{counts['messages_changed']} changed")
     typer.echo(f"  jobs           {counts['jobs_enqueued']} enqueued")
     typer.echo(f"  warnings       {len(result.warnings)}")
-    for warning in result.warnings:
+    for warning in result.warnings[:MAX_WARNINGS_SHOWN]:
         typer.secho(f"    - {warning}", fg=typer.colors.YELLOW)
+    if len(result.warnings) > MAX_WARNINGS_SHOWN:
+        typer.echo(f"    ... {len(result.warnings) - MAX_WARNINGS_SHOWN} more (--json lists all)")
 
 
 def _print_totals(results: list[FileImportResult]) -> None:
