@@ -13,6 +13,7 @@ from worker_support import (
     edit,
     embeddings,
     fake_vector,
+    inputs,
     job_counts,
     jobs,
     messages,
@@ -32,11 +33,11 @@ def _worker(database, embedder, **options):  # type: ignore[no-untyped-def]
 def _assert_current(database, model: str) -> None:  # type: ignore[no-untyped-def]
     """Every message has exactly one embedding, of its current version and text."""
     stored = embeddings(database, model)
-    current = messages(database)
+    current = inputs(database)
     assert set(stored) == set(current)
-    for message_id, (version, content) in current.items():
+    for message_id, (version, text) in current.items():
         assert stored[message_id][0] == version
-        np.testing.assert_allclose(stored[message_id][1], fake_vector(content), atol=1e-6)
+        np.testing.assert_allclose(stored[message_id][1], fake_vector(text), atol=1e-6)
 
 
 def test_drains_the_queue_encoding_each_text_once(database) -> None:
@@ -73,8 +74,8 @@ def test_edit_while_queued_embeds_only_the_new_version(database) -> None:
     embedder = FakeEmbedder()
     _worker(database, embedder).run(until_empty=True)
     _assert_current(database, embedder.name)
-    assert parsed[0].messages[1].content not in embedder.encoded
-    assert embedder.encoded["the edited second message"] == 1
+    assert embedder.count(parsed[0].messages[1].content) == 0
+    assert embedder.count("the edited second message") == 1
 
 
 def test_edit_while_running_ends_with_the_new_version(database) -> None:
@@ -93,8 +94,8 @@ def test_edit_while_running_ends_with_the_new_version(database) -> None:
     _worker(database, embedder).run(until_empty=True)
     assert hook_ran.is_set()
     _assert_current(database, embedder.name)
-    assert embedder.encoded[old] == 1
-    assert embedder.encoded["new text written while the old one was encoding"] == 1
+    assert embedder.count(old) == 1
+    assert embedder.count("new text written while the old one was encoding") == 1
     assert job_counts(database) == {"pending": 0, "running": 0, "completed": 4, "failed": 0}
 
 
@@ -116,7 +117,7 @@ def test_an_older_version_never_overwrites_a_newer_embedding(database) -> None:
     message_id = next(iter(messages(database)))
     slow = FakeEmbedder(on_text={old: edit_and_let_b_embed})  # same model name as `fast`
     _worker(database, slow).run(until_empty=True)
-    assert slow.encoded[old] == 1 and fast.encoded[new] == 1
+    assert slow.count(old) == 1 and fast.count(new) == 1
     _assert_current(database, fast.name)
 
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from dovos.importers.parsed import ParsedConversation, ParsedMessage
 from dovos.ingest import ingest
+from dovos.search.document_text import fetch_embedding_inputs
 
 DIM = 384
 
@@ -66,7 +67,13 @@ def fake_vector(text: str) -> np.ndarray:
 class FakeEmbedder:
     """Deterministic embedder: counts every text it encodes, can stall, fail its first
     `fail_calls` calls, fail on any text containing `poison`, run `on_text` hooks (once,
-    when that text is encoded) and an `on_call` hook at the start of every call."""
+    when a text ending with that key is encoded) and an `on_call` hook at the start of
+    every call.
+
+    The worker encodes what `fetch_embedding_inputs` returns, which may add context
+    (the previous turn) before a message's content; so texts are matched by their end
+    (`count(content)`), and poison is best placed in the last turn of a conversation.
+    """
 
     def __init__(
         self,
@@ -104,14 +111,17 @@ class FakeEmbedder:
         if self.poison and any(self.poison in text for text in texts):
             raise ValueError(f"cannot embed text containing {self.poison!r}")
         for text in texts:
-            hook = self.on_text.pop(text, None)
-            if hook is not None:
-                hook()
+            for key in [key for key in self.on_text if text.endswith(key)]:
+                self.on_text.pop(key)()
         with self._lock:
             self.encoded.update(texts)
         if not texts:
             return np.zeros((0, DIM), dtype=np.float32)
         return np.stack([fake_vector(text) for text in texts])
+
+    def count(self, content: str) -> int:
+        """How many times a message whose own text is `content` was encoded."""
+        return sum(n for text, n in self.encoded.items() if text.endswith(content))
 
 
 def job_counts(database: Any) -> dict[str, int]:
@@ -135,6 +145,13 @@ def messages(database: Any) -> dict[uuid.UUID, tuple[int, str]]:
     with database.connect() as connection:
         rows = connection.execute("SELECT id, version, content FROM messages").fetchall()
     return {row[0]: (row[1], row[2]) for row in rows}
+
+
+def inputs(database: Any) -> dict[uuid.UUID, tuple[int, str]]:
+    """message id -> (version, text the worker embeds for it now)."""
+    with database.connect() as connection, connection.cursor() as cursor:
+        ids = [row[0] for row in cursor.execute("SELECT id FROM messages").fetchall()]
+        return {mid: (version, text) for mid, version, text in fetch_embedding_inputs(cursor, ids)}
 
 
 def embeddings(database: Any, model: str) -> dict[uuid.UUID, tuple[int, np.ndarray]]:
