@@ -67,7 +67,7 @@ class ParseLog:
     warnings: list[str] = field(default_factory=list)
     _once: set[str] = field(default_factory=set)
 
-    def warn(self, where: Where, problem: str, field_name: str | None = None) -> None:
+    def warning(self, where: Where, problem: str, field_name: str | None = None) -> None:
         self.warnings.append(f"{where.describe(field_name)}: {problem}")
 
     def warn_once(
@@ -76,4 +76,4 @@ class ParseLog:
         """Warn the first time `key` comes up in this file only (e.g. one unknown type)."""
         if key not in self._once:
             self._once.add(key)
-            self.warn(where, problem + " (reported once per file)", field_name)
+            self.warning(where, problem + " (reported once per file)", field_name)
