@@ -22,7 +22,6 @@ from dovos.db import Database
 from dovos.repositories.conversations import ConversationSummary, Page
 from dovos.search.types import InvalidQueryError, SearchHit, SearchResponse
 
-HEARTBEAT_PREFIX = "worker.heartbeat."
 MAX_QUERY_CHARS = 10_000
 # Contract search types -> service modes ("auto" asks for hybrid: the service itself
 # falls back to lexical, and says so in `effective_mode`, when no embeddings exist).
@@ -240,18 +239,21 @@ class LegacyAdapter:
         Any failure to reach or read the database means "unhealthy" (the route answers
         503), so this catches every exception on purpose and reports its first line.
         """
+        from dovos.worker import worker_heartbeats
+
         try:
-            with self._database().unit_of_work() as uow:
+            database = self._database()
+            with database.unit_of_work() as uow:
                 count = uow.conversations.count()
                 queue = uow.jobs.live_counts()
-                beats = list(uow.settings.with_prefix(HEARTBEAT_PREFIX).values())
+            beats = worker_heartbeats(database)
         except Exception as error:  # noqa: BLE001 - unreachable, for whatever reason
             return m.HealthResponse(
                 status="unhealthy",
                 document_count=None,
                 embedding_model=self.embedding_model,
                 queue=m.QueueCounts(pending=None, running=None, failed=None),
-                worker=m.WorkerStatus(last_heartbeat=None),
+                worker=m.WorkerStatus(last_heartbeat=None, alive=None),
                 error=f"database unreachable: {_first_line(error)}",
             )
         return m.HealthResponse(
@@ -259,7 +261,10 @@ class LegacyAdapter:
             document_count=count,
             embedding_model=self.embedding_model,
             queue=m.QueueCounts(**queue),
-            worker=m.WorkerStatus(last_heartbeat=latest_heartbeat(beats, self.tz)),
+            worker=m.WorkerStatus(
+                last_heartbeat=latest_heartbeat([beat.last_beat for beat in beats], self.tz),
+                alive=sum(1 for beat in beats if beat.alive),
+            ),
         )
 
 
@@ -335,10 +340,9 @@ def timeline(slots: Sequence[tuple[datetime, str, int]], tz: tzinfo | None) -> l
 
 
 def latest_heartbeat(beats: Sequence[Any], tz: tzinfo | None) -> str | None:
-    """The most recent `last_beat` of any worker heartbeat, ISO 8601 in `tz`."""
+    """The most recent of the workers' `last_beat` values, ISO 8601 in `tz`."""
     moments = []
-    for beat in beats:
-        value = beat.get("last_beat") if isinstance(beat, dict) else None
+    for value in beats:
         try:
             if isinstance(value, int | float):
                 moment = datetime.fromtimestamp(value, UTC)

@@ -179,6 +179,7 @@ class QueueCounts(ContractModel):
 
 class WorkerStatus(ContractModel):
     last_heartbeat: str | None = Field(description="Latest beat of any worker, or null.")
+    alive: int | None = Field(default=None, description="Workers that beat recently.")
 
 
 class HealthResponse(ContractModel):

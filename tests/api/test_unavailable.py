@@ -34,7 +34,7 @@ def test_health_is_503_unhealthy(down: TestClient) -> None:
     assert body.status == "unhealthy"
     assert body.document_count is None
     assert body.queue == m.QueueCounts(pending=None, running=None, failed=None)
-    assert body.worker.last_heartbeat is None
+    assert body.worker == m.WorkerStatus(last_heartbeat=None, alive=None)
     assert body.error is not None and body.error.startswith("database unreachable: ")
     assert "OperationalError" in body.error
 
