@@ -301,7 +301,7 @@ def _in_process_call(adapter: Any, request: Request) -> Callable[[], Any]:
     """The adapter method the route would call, without HTTP (the reference)."""
     from dovos.api.models import RagQueryRequest
 
-    method, path, data = request
+    _, path, data = request
     if path == "/api/conversations":
         return lambda: adapter.conversations(1, 50)
     if path.startswith("/api/conversation/"):

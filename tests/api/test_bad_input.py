@@ -128,9 +128,10 @@ def test_unexpected_failure_is_500_with_error_body(archive: Any, client_for: Any
         def search(self, *args: Any, **kwargs: Any) -> Any:
             raise RuntimeError("boom")
 
+    from fastapi.testclient import TestClient
+
     from dovos.api.app import create_app
     from dovos.config import get_settings
-    from fastapi.testclient import TestClient
 
     app = create_app(database=archive.database, search_service=Broken(),
                      settings=get_settings().model_copy(update={"api_token": None}))
