@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from dovos.api import formatting as fmt
 from dovos.api import models as m
-from dovos.api.queries import archive_totals, conversation_start_slots
+from dovos.api.queries import archive_totals, conversation_start_slots, conversation_turns
 from dovos.db import Database
 from dovos.repositories.conversations import ConversationSummary, Page
 from dovos.search.types import InvalidQueryError, SearchHit, SearchResponse
@@ -111,7 +111,7 @@ class LegacyAdapter:
             summary = uow.conversations.summary(cid)
             if summary is None:
                 raise NotFound(f"Unknown conversation id: {cid}")
-            messages = uow.messages.list_for_conversation(cid)
+            messages = conversation_turns(uow.session, cid)
         turns = (
             fmt.transcript_turn(msg.role, summary.source, msg.created_at, msg.content, self.tz)
             for msg in messages

@@ -6,10 +6,12 @@ aggregates over indexed columns, never a scan of message text.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import Row, text
 from sqlalchemy.orm import Session
 
 # Timeline counts are pre-aggregated into 15-minute slots: every real UTC offset is a
@@ -63,3 +65,13 @@ def conversation_start_slots(session: Session) -> list[tuple[datetime, str, int]
     ).all()
     return [(row.slot, row.source, int(row.n)) for row in rows]
 
+
+
+def conversation_turns(session: Session, conversation_id: uuid.UUID) -> list[Row[Any]]:
+    """(role, content, created_at) of a conversation's messages in order: only what a
+    transcript shows (the ORM rows would also carry each message's tsvector)."""
+    return list(session.execute(
+        text("SELECT role, content, created_at FROM messages "
+             "WHERE conversation_id = :id ORDER BY position"),
+        {"id": conversation_id},
+    ).all())

@@ -60,6 +60,12 @@ def test_previews_respect_each_limit(limit: int) -> None:
     assert words == [f"word{i}" for i in range(len(words))]  # only whole words
 
 
+def test_preview_of_a_huge_message_parses_only_its_head() -> None:
+    huge = "**start** " + "word " * 2_000_000  # 10 MB
+    assert fmt.preview(huge, fmt.SEARCH_PREVIEW_CHARS).startswith("start word word")
+    assert fmt.preview("short", 300) == "short"
+
+
 @pytest.mark.parametrize(("role", "source", "label"), [
     ("user", "chatgpt", "You said"),
     ("assistant", "chatgpt", "ChatGPT said"),
