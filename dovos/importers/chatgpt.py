@@ -124,6 +124,8 @@ def parse_message(
     content_type = content_type if isinstance(content_type, str) else "unknown"
     recipient = message.get("recipient") if isinstance(message.get("recipient"), str) else None
     text, kind, visible = _render(content_type, content, recipient, log, where)
+    if message.get("channel") == "analysis" and kind == "text":
+        kind, visible = "reasoning", False  # newer reasoning models think in this channel
     attachments = _attachments(message)
     text = join_text([text, *(f"[attachment: {name}]" for name in attachments)])
     if not text.strip():

@@ -170,3 +170,12 @@ def test_times_in_any_form(time: object) -> None:
     [conversation] = parse(data, Where("f.json"), ParseLog())
     created = conversation.messages[0].created_at
     assert (created is None) if time is None else created.date().isoformat() == "2023-11-14"
+
+
+def test_analysis_channel_is_reasoning() -> None:
+    message = {"id": "m", "author": {"role": "assistant"}, "channel": "analysis",
+               "content": {"content_type": "text", "parts": ["weighing the options"]}}
+    data = [{"id": "c", "mapping": {"m": {"parent": None, "message": message}}}]
+    [conversation] = parse(data, Where("f.json"), ParseLog())
+    assert conversation.messages[0].metadata == {
+        "content_type": "text", "kind": "reasoning", "visible": False}
