@@ -15,7 +15,7 @@ import psycopg
 import pytest
 
 from dovos.config import Settings
-from dovos.db import Database, ExtensionUnavailableError
+from dovos.db import Database, ExtensionUnavailableError, migrations
 from dovos.db.embedded import DatabaseInUseError, EmbeddedServer
 
 DOVOS = [sys.executable, "-m", "dovos.cli"]
@@ -50,7 +50,7 @@ def test_status_starts_then_reuses_the_server(fresh_home: Path) -> None:
 def test_migrate_command_reports_head(fresh_home: Path) -> None:
     result = _run(["db", "migrate"], fresh_home)
     assert result.returncode == 0, result.stderr
-    assert "database at revision 0001" in result.stdout
+    assert f"database at revision {migrations.head_revision()}" in result.stdout
     status = json.loads(_run(["db", "status", "--json"], fresh_home).stdout)
     assert status["revision"] == status["head_revision"]
 
