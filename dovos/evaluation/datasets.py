@@ -101,7 +101,7 @@ def demo_dataset() -> Dataset:
         return conversations
 
     return Dataset("demo", "demo", {"demo": queryset}, load,
-                   "Demo archive: 30 conversations in ChatGPT, Claude and Open WebUI exports.")
+                   f"Demo archive: {len(demo.CONVERSATIONS)} conversations in ChatGPT, Claude and Open WebUI exports.")
 
 
 def locomo_dataset(path: Path) -> Dataset:
@@ -136,7 +136,7 @@ def beir_dataset(path: Path) -> Dataset:
     """A BEIR directory; each document a one-message conversation."""
     from dovos.evaluation.beir import dataset_tag, load_beir
 
-    conversations, queryset = load_beir(path)
+    _, queryset = load_beir(path)
     return Dataset(queryset.name, dataset_tag(path.name), {queryset.name: queryset},
                    lambda: load_beir(path)[0], queryset.description)
 

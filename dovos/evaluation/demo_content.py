@@ -1,6 +1,6 @@
 """The script of the demo archive: conversations and labeled queries, written by hand.
 
-Thirty conversations of one person's chat history (software work, cooking, garden,
+Forty-four conversations of one person's chat history (software work, cooking, garden,
 travel, money, family), some on neighbouring topics so that a query has confusable
 candidates (two SQL chats, Docker and Kubernetes, sourdough and espresso, two plant
 chats). `demo.py` renders them into the three export formats.
@@ -95,12 +95,16 @@ CONVERSATIONS: tuple[DemoConversation, ...] = (
         "Sure. Open with the connection between you and them rather than a summary of your CV: for example, that you moved a nightly batch job to an incremental pipeline and cut delivery reporting from 6 hours to 20 minutes. Then pick two achievements that match the posting, show the numbers, and close by saying what you'd like to build in their team.",
         "They mention Airflow and dbt, and I've only used Airflow.",
         "Mention dbt honestly as something you are ramping up on, and connect it to what you know: you have written SQL transformations and tested them, and dbt formalises that. Hiring managers prefer that to a list of buzzwords. Keep the whole letter under 350 words.",
+        "Should I attach a portfolio or GitHub link?",
+        "Yes, if it shows relevant work: one or two well-documented pipeline projects with a README that explains the data, the design choices and how to run them beat a long list of half-finished repositories. Put the link in your signature line rather than in the body.",
     )),
     C("cg08", "chatgpt", "Recovering commits after a bad rebase", "2024-03-12 16:00", (
         "I did an interactive rebase, resolved conflicts badly and now two of my commits are gone. I already closed the terminal. Can I get them back?",
         "Yes, almost certainly. Git keeps every position HEAD has been at in the reflog for 90 days. Run git reflog, find the entry just before 'rebase (start)', and note its hash. Then git branch rescue <hash> gives you a branch pointing at your work as it was before the rebase.",
         "Found it. How do I get my branch back to that state?",
         "If you want to throw the rebase away completely: git switch your-branch, then git reset --hard rescue. If you want to keep the rebased history and only recover the two lost commits, cherry-pick them: git cherry-pick <hash1> <hash2>. Next time, git rebase --abort during a messy conflict returns you to where you started.",
+        "Can I make rebasing less painful next time?",
+        "Turn on rerere (git config --global rerere.enabled true) so Git remembers how you resolved a conflict and reapplies the resolution, rebase often onto the main branch so conflicts stay small, and keep commits focused. git rebase -i --autosquash with fixup commits keeps the history tidy without manual reordering.",
     )),
     C("cg09", "chatgpt", "Sixteen week marathon plan", "2024-04-01 07:05", (
         "I want to run my first marathon in October. I currently run 25 km a week. Can you give me a training structure?",
@@ -115,12 +119,16 @@ CONVERSATIONS: tuple[DemoConversation, ...] = (
         "Sour means under-extracted: water went through too fast. The holes in the puck are signs of channeling, water finding a weak path through the coffee bed. Grind finer until an 18 g dose gives about 36 g of espresso in 25 to 30 seconds.",
         "I ground finer and now it's sour AND bitter.",
         "That combination is typical of channeling: part of the puck over-extracts while the rest is bypassed. Improve the puck preparation: break up clumps with a WDT tool (a few thin needles stirred through the grounds), tamp level, and make sure the basket is evenly filled. A puck screen on top can help too.",
+        "How hot should the water be?",
+        "Most machines brew at 92 to 96 °C. Lighter roasts extract better at the hot end, darker roasts at the cooler end, where they taste less bitter. If your machine has no temperature control, flush a little water through the group head before pulling the shot to stabilise it.",
     )),
     C("cg11", "chatgpt", "Monthly budget and emergency fund", "2024-05-07 20:50", (
         "I take home 3,200 a month and never seem to save anything. How should I split my income?",
         "A simple starting point is the 50/30/20 rule: 50 percent for needs (rent, utilities, groceries, transport), 30 percent for wants, 20 percent for savings and extra debt payments. For you that is 1,600, 960 and 640. Automate the 640 so it leaves your account on payday before you can spend it.",
         "How big should my emergency fund be?",
         "Aim for three to six months of essential expenses, not income. If your needs are about 1,600, that's 4,800 to 9,600. Keep it in an instant-access savings account, separate from your everyday account, and build it before investing. A first target of one month's expenses already protects you from most surprises.",
+        "What should I do with money beyond the emergency fund?",
+        "Pay off any debt above roughly 6 to 7 percent interest first, then contribute enough to your workplace pension to get the full employer match, which is an instant return. After that, a low-cost global index fund for money you won't need for at least five years.",
     )),
     C("cg12", "chatgpt", "Fighting the Rust borrow checker", "2024-05-15 13:35", (
         "Rust says: cannot borrow `self.items` as mutable because it is also borrowed as immutable. I'm looping over self.items and calling self.update(item) inside.",
@@ -135,6 +143,8 @@ CONVERSATIONS: tuple[DemoConversation, ...] = (
         "For a cut that sealant can't close, use a tubeless plug (sometimes called a bacon strip): push it into the hole with the insertion tool, leaving the ends sticking out, then reinflate. Spin the wheel so sealant coats the plug. Most plugs hold for the rest of the tyre's life.",
         "How often do I need to top up the sealant?",
         "Every two to six months, more often in hot, dry weather because it evaporates. Shake the wheel: if you no longer hear sloshing, add 30 to 60 ml through the valve after removing the valve core. Carry a spare inner tube anyway, in case the cut is too large for a plug.",
+        "What tyre pressure should I run tubeless on gravel?",
+        "Lower than with tubes: for 40 mm gravel tyres and a rider around 75 kg, roughly 2.0 to 2.4 bar (30 to 35 psi) front and a little more at the rear. Go lower on loose or rough surfaces for grip and comfort, higher on tarmac. An inexpensive digital gauge is more accurate than most pump gauges.",
     )),
     C("cl02", "claude", "Shrinking a Docker image", "2024-06-10 11:55", (
         "Our Python service image is 1.4 GB. How can I make it smaller?",
@@ -149,6 +159,8 @@ CONVERSATIONS: tuple[DemoConversation, ...] = (
         "Think of the acronym WEIRDO: wishes, emotions, impersonal expressions, recommendations, doubt and denial, ojalá. When the main clause expresses one of these about someone else, the verb in the que-clause goes into the subjunctive: Quiero que vengas (I want you to come), Me alegra que estés aquí.",
         "So why is it 'creo que tiene razón' and not 'tenga'?",
         "Because creer in the affirmative expresses belief, not doubt, so it takes the indicative. Negate it and it flips: No creo que tenga razón. The same happens with pensar and parecer. It's one of the most common traps for learners.",
+        "What about after cuando, like 'cuando llegue'?",
+        "Cuando takes the subjunctive when it refers to the future, because the event hasn't happened yet: Te llamo cuando llegue (I'll call you when I arrive). Describing a habit or the past, it takes the indicative: Siempre me llama cuando llega. The same rule covers hasta que, en cuanto and tan pronto como.",
     )),
     C("cl04", "claude", "useEffect keeps re-running", "2024-07-02 15:20", (
         "My React component fetches data in useEffect and it's making hundreds of requests, the network tab is full. What am I doing wrong?",
@@ -239,6 +251,92 @@ CONVERSATIONS: tuple[DemoConversation, ...] = (
         "Start with du -xh / --max-depth=1 | sort -h to see the biggest top-level directories on that filesystem, then drill down. The usual suspects are /var/log, /var/lib/docker and old kernels. ncdu gives the same view interactively if you can install it.",
         "/var/log/journal is 18 GB.",
         "The systemd journal has no size cap on some setups. Shrink it now with journalctl --vacuum-size=500M (or --vacuum-time=2weeks), then make it permanent by setting SystemMaxUse=500M in /etc/systemd/journald.conf and restarting systemd-journald. Also check for deleted files still held open with lsof +L1: their space is only freed when the process closes them.",
+    )),
+    C("cg13", "chatgpt", "Too many connections to Postgres", "2024-12-09 10:20", (
+        "Our Django app throws FATAL: sorry, too many clients already during traffic spikes. max_connections is 100.",
+        "Each Django worker process keeps its own connections, so 20 gunicorn workers times several threads quickly exceeds 100. Raising max_connections is a poor fix because every PostgreSQL connection is a process with its own memory. Put a connection pooler in front of the database instead.",
+        "Which pooler, and in which mode?",
+        "PgBouncer in transaction pooling mode is the usual choice: a client holds a server connection only for the duration of a transaction, so a few dozen real connections can serve hundreds of clients. Session-level features such as advisory locks held across transactions, SET without LOCAL and some prepared statements do not work in that mode, so check for them.",
+        "Should I still set CONN_MAX_AGE in Django?",
+        "With PgBouncer in transaction mode, keep persistent connections to PgBouncer (CONN_MAX_AGE of 60 seconds or so) and turn on CONN_HEALTH_CHECKS, and disable server-side cursors with DISABLE_SERVER_SIDE_CURSORS = True, because they need the same server connection across transactions.",
+    )),
+    C("cg14", "chatgpt", "Airy focaccia", "2024-12-14 16:45", (
+        "My focaccia comes out dense, like a bread roll. I use 500 g flour, 325 g water and instant yeast.",
+        "That's 65 percent hydration, on the low side for focaccia. Go to 75 to 80 percent (375 to 400 g water) and give it a long cold rise: mix, rest, do a few sets of stretch and folds, then let it ferment in the fridge for 12 to 24 hours. The slow fermentation builds flavour and big irregular bubbles.",
+        "The dough is so sticky I can't handle it.",
+        "That's normal at high hydration. Wet your hands instead of flouring them, use a bench scraper, and build strength with coil folds in the bowl rather than kneading on the counter. Pour plenty of olive oil into the tin, let the dough relax until it spreads to the corners by itself, then dimple it with oiled fingers just before baking at 230 °C.",
+    )),
+    C("cg15", "chatgpt", "Memory keeps growing in a Python worker", "2025-01-08 09:50", (
+        "Our Python background worker's memory grows from 200 MB to 3 GB over a day and then it gets OOM killed. How do I find the leak?",
+        "Take snapshots with tracemalloc: call tracemalloc.start() at boot, take a snapshot every hour and compare them with snapshot.compare_to(old, 'lineno'). The lines whose allocations keep growing point to the culprit. For a live process, py-spy dump shows where it is, and memray gives detailed allocation flame graphs.",
+        "tracemalloc points at a function decorated with functools.lru_cache(maxsize=None).",
+        "That's an unbounded cache: every distinct argument is kept forever, and if the arguments are large objects or include self, the cache also keeps those objects alive. Give it a maxsize, key it on a small identifier instead of the object, or use a cache with a TTL such as cachetools.TTLCache. Note that lru_cache on a method holds references to every instance it has seen.",
+    )),
+    C("cg16", "chatgpt", "Resignation letter", "2025-01-15 18:05", (
+        "I'm leaving my job after four years for another offer. How do I write a resignation letter that keeps things friendly?",
+        "Keep it short and positive: state that you are resigning, your last working day according to your notice period, a sincere thank-you for specific things (the mentoring, the projects), and an offer to help with the handover. Don't explain the new salary or criticise anyone; the letter goes into your file and people remember tone.",
+        "My manager will probably make a counter-offer. Should I consider it?",
+        "Decide before the conversation. If money was the only reason you looked, a counter-offer can be worth hearing, but most people who accept one leave within a year or two, because the reasons they started looking (growth, manager, projects) usually remain. Thank them, and say your decision is final if it is.",
+    )),
+    C("cg17", "chatgpt", "Overpay the mortgage or invest?", "2025-01-27 21:30", (
+        "I have 500 extra each month. Should I overpay my mortgage at 4.1% or put it into an index fund?",
+        "Overpaying gives a guaranteed, tax-free return equal to your interest rate, 4.1 percent. A global index fund has historically returned more over long periods, roughly 6 to 8 percent a year, but with years of losses along the way. First make sure you have an emergency fund and that any higher-interest debt is gone.",
+        "What would you do in my place?",
+        "Many people split it, for example half to each, which balances the certain return against the expected one and keeps them motivated. Check whether your lender charges early repayment fees above a yearly limit (often 10 percent of the balance), and use tax-advantaged accounts such as a pension or ISA for the investing half.",
+    )),
+    C("cl11", "claude", "CronJob never runs", "2025-02-03 08:35", (
+        "I created a Kubernetes CronJob with schedule '0 2 * * *' but it never runs. kubectl get cronjob shows LAST SCHEDULE <none>.",
+        "Check three things. The schedule is interpreted in the controller's time zone, usually UTC, unless you set spec.timeZone (stable since Kubernetes 1.27), so 02:00 might not be when you expect. Make sure spec.suspend is not true. And look at kubectl describe cronjob for events; a malformed schedule or a startingDeadlineSeconds that is too short will show up there.",
+        "It has startingDeadlineSeconds: 10.",
+        "That's very tight: if the controller is more than 10 seconds late, for example during a control-plane restart, the run is skipped and counted as missed, and after 100 missed schedules the controller stops trying altogether. Raise it to a few minutes or remove it. To test without waiting for 2 am, run kubectl create job --from=cronjob/<name> manual-test.",
+    )),
+    C("cl12", "claude", "Survival Japanese for travel", "2025-02-12 19:15", (
+        "I have six weeks before my trip to Japan. Which Japanese phrases are most useful for a tourist?",
+        "Focus on politeness and logistics: sumimasen (excuse me, also sorry and thank you for small favours), arigatou gozaimasu (thank you), ... wa doko desu ka (where is ...?), kore o kudasai (this one, please), and eigo no menyuu wa arimasu ka (do you have an English menu?). Learn to read the katakana syllabary too: menus and signs write loanwords in it.",
+        "How do I say I have a food allergy?",
+        "Say: watashi wa ... arerugii ga arimasu (I have a ... allergy), for example kurumi arerugii for walnuts or kani for crab. Carry a printed allergy card in Japanese as well, because dashi stock and soy sauce hide fish and wheat in many dishes.",
+    )),
+    C("cl13", "claude", "Shin pain when running", "2025-02-20 07:40", (
+        "Since I increased my running to 40 km a week I have pain along the inside of my shin. Should I keep training?",
+        "That sounds like shin splints (medial tibial stress syndrome), common after a quick increase in mileage. Cut back to a volume that is pain-free, swap some runs for cycling or swimming, and build back up slowly. Calf raises and hip strengthening help, and so do shoes that aren't worn out.",
+        "How do I tell it apart from a stress fracture?",
+        "Shin splints hurt along a longer stretch of the bone and often ease once you warm up. A stress fracture tends to be a small spot that is very painful when you press on it, hurts when you hop on that leg, and gets worse during a run or even at rest. If you suspect that, stop running and see a doctor; it may need an MRI.",
+    )),
+    C("cl14", "claude", "Setting a freelance day rate", "2025-03-02 14:10", (
+        "I'm starting as a freelance developer. How do I work out my day rate?",
+        "Start from the income you need: your target salary plus what an employer would pay on top (pension, insurance, holidays, equipment), then divide by realistically billable days, usually 180 to 200 a year once you subtract holidays, sick days, admin and time between contracts. A 70k salary equivalent often works out around 500 a day.",
+        "Clients keep asking for an hourly rate instead.",
+        "Quote a day rate or a fixed price per project where you can: hourly billing punishes you for working fast and invites clients to scrutinise every hour. If they insist, divide the day rate by 7 rather than 8 so the admin time stays covered, and put a minimum engagement in the contract.",
+    )),
+    C("cl15", "claude", "Submodules or subtrees", "2025-03-11 11:25", (
+        "We want to share a library between three repositories. Should we use git submodules or git subtree?",
+        "Submodules keep the library as a pointer to a specific commit of its own repository: the history stays separate, but everyone must remember git submodule update --init --recursive, and forgetting it is a classic source of confusion. Subtree copies the library's files into each repository, so a plain clone just works, but pushing changes back upstream is clumsier.",
+        "Is there a third option?",
+        "Often the best: publish the library as a package (to a private PyPI or npm registry) with version numbers, and depend on it like any other library. Then each repository upgrades when it's ready, and changes go through the library's own review and release process.",
+    )),
+    C("ow09", "openwebui", "Alert before the disk fills", "2025-03-18 09:45", (
+        "After our server ran out of space last year I want an alert well before it happens. We use Prometheus and Grafana.",
+        "node_exporter already exposes node_filesystem_avail_bytes. A predictive alert works better than a fixed threshold: predict_linear(node_filesystem_avail_bytes{fstype!~\"tmpfs|overlay\"}[6h], 24*3600) < 0 fires when the trend says the filesystem will be full within a day. Pair it with a plain rule for below 10 percent free.",
+        "How do I avoid it firing constantly on a noisy volume?",
+        "Add a for: 30m clause so the condition must hold for half an hour, widen the range window to 12h so short spikes average out, and route it with a lower severity than outages. Alertmanager's inhibition rules can also silence the warning while the critical alert for the same instance is firing.",
+    )),
+    C("ow10", "openwebui", "Cold brew ratio", "2025-03-25 13:05", (
+        "What's a good ratio for making cold brew coffee at home?",
+        "For a concentrate, use 1 part coarsely ground coffee to 5 parts cold water by weight, for example 200 g coffee and 1 litre of water, steep 16 to 20 hours in the fridge, then filter and dilute 1:1 with water or milk. For ready-to-drink cold brew, use 1:10 to 1:12 and no dilution.",
+        "Mine tastes muddy and bitter.",
+        "Muddy usually means the grind is too fine or the filtering too coarse, so fine particles keep extracting. Grind as coarse as for a French press, filter through a paper filter after the first pass through a mesh, and don't steep much beyond 20 hours.",
+    )),
+    C("ow11", "openwebui", "Fiddle leaf fig dropping leaves", "2025-04-02 17:55", (
+        "My fiddle leaf fig is dropping its big lower leaves one by one since I moved it to a different room.",
+        "Fiddle leaf figs hate change: a new spot with different light or a cold draught commonly makes them shed leaves for a few weeks. Give it the brightest spot you can without harsh afternoon sun, keep it away from radiators and doors, and don't move it again while it adjusts.",
+        "The leaves have brown patches in the middle too.",
+        "Brown patches in the middle of the leaf, especially with yellowing around them, often mean root rot from too much water, while crispy brown edges point to underwatering or dry air. Let the top 5 cm of soil dry before watering, and check that the pot drains; if the roots are black and mushy, trim them and repot in fresh mix.",
+    )),
+    C("ow12", "openwebui", "Puppy pulls on the lead", "2025-04-10 08:25", (
+        "My 6-month-old labrador pulls so hard on the lead that walks are miserable. What actually works?",
+        "Make pulling pointless: the moment the lead goes tight, stop and stand still like a tree, and only move on when it slackens. Reward him with a treat at your side whenever he walks with a loose lead. Practise in the garden first where there are fewer distractions, and keep sessions short.",
+        "Should I use a harness?",
+        "A front-clip harness, with the lead attached at the chest, turns him towards you when he pulls and takes pressure off his neck, so it's a good management tool while you train. Avoid choke and prong collars. Tire him out with a game of fetch before the walk too; a young labrador has a lot of energy.",
     )),
 )
 
@@ -346,4 +444,51 @@ QUERIES: tuple[DemoQuery, ...] = (
     Q("demo-69", "quoted", "\"no space left on device\"", {"ow08:0": 2, "ow08:1": 1}),
     Q("demo-70", "keyword", "journalctl vacuum SystemMaxUse", {"ow08:3": 2, "ow08:2": 1}),
     Q("demo-71", "typo", "linux disc ful find bigest files", {"ow08:1": 2, "ow08:0": 1}),
+    # -- pgbouncer (cg13)
+    Q("demo-72", "quoted", "\"sorry, too many clients already\"", {"cg13:0": 2, "cg13:1": 1}),
+    Q("demo-73", "paraphrase", "share a small number of database sessions among many app processes", {"cg13:3": 2, "cg13:1": 1}),
+    Q("demo-74", "keyword", "CONN_MAX_AGE server side cursors pgbouncer", {"cg13:5": 2, "cg13:4": 1}),
+    # -- focaccia (cg14)
+    Q("demo-75", "paraphrase", "flatbread turns out heavy and tight instead of bubbly", {"cg14:1": 2, "cg14:0": 1}),
+    Q("demo-76", "typo", "hi hydration doug to stiky", {"cg14:3": 2, "cg14:2": 1}),
+    # -- memory leak (cg15)
+    Q("demo-77", "keyword", "tracemalloc snapshot compare", {"cg15:1": 2}),
+    Q("demo-78", "paraphrase", "cached function results keep objects in RAM forever", {"cg15:3": 2, "cg15:2": 1}),
+    # -- resignation (cg16)
+    Q("demo-79", "paraphrase", "quitting my position on good terms", {"cg16:1": 2, "cg16:0": 1}),
+    Q("demo-80", "question", "should I accept when my boss offers more money to stay", {"cg16:3": 2, "cg16:2": 1}),
+    # -- mortgage (cg17)
+    Q("demo-81", "paraphrase", "pay down the home loan early or buy stocks", {"cg17:1": 2, "cg17:0": 1, "cg17:3": 1}),
+    Q("demo-82", "keyword", "early repayment fees ISA pension", {"cg17:3": 2}),
+    # -- cronjob (cl11)
+    Q("demo-83", "paraphrase", "scheduled task in the cluster is silently skipped", {"cl11:1": 2, "cl11:3": 2, "cl11:0": 1}),
+    Q("demo-84", "keyword", "startingDeadlineSeconds missed schedules", {"cl11:3": 2, "cl11:2": 1}),
+    # -- japanese (cl12)
+    Q("demo-85", "paraphrase", "useful expressions for a tourist in Tokyo", {"cl12:1": 2, "cl12:0": 1}),
+    Q("demo-86", "question", "how do I tell a restaurant in Japan that I'm allergic to nuts", {"cl12:3": 2, "cl12:2": 1}),
+    # -- shins (cl13)
+    Q("demo-87", "paraphrase", "lower leg ache after upping my weekly kilometres", {"cl13:1": 2, "cl13:0": 1}),
+    Q("demo-88", "typo", "shin splits or stres fracture", {"cl13:3": 2, "cl13:1": 1}),
+    # -- freelance (cl14)
+    Q("demo-89", "paraphrase", "how much to charge clients per day as an independent contractor", {"cl14:1": 2, "cl14:0": 1}),
+    Q("demo-90", "keyword", "hourly rate billable days", {"cl14:3": 2, "cl14:1": 1}),
+    # -- submodules (cl15)
+    Q("demo-91", "keyword", "git submodule update --init --recursive", {"cl15:1": 2}),
+    Q("demo-92", "paraphrase", "reuse common code across several repos", {"cl15:1": 2, "cl15:3": 2, "cl15:0": 1}),
+    # -- disk alert (ow09)
+    Q("demo-93", "keyword", "predict_linear node_filesystem_avail_bytes", {"ow09:1": 2}),
+    Q("demo-94", "paraphrase", "get warned before storage runs out", {"ow09:1": 2, "ow09:0": 1}),
+    # -- cold brew (ow10)
+    Q("demo-95", "paraphrase", "how much ground beans per litre for iced steeped coffee", {"ow10:1": 2, "ow10:0": 1}),
+    # -- fiddle leaf fig (ow11)
+    Q("demo-96", "paraphrase", "indoor tree shedding foliage after relocation", {"ow11:1": 2, "ow11:0": 1}),
+    Q("demo-97", "typo", "fidle leaf fig brown spots root rott", {"ow11:3": 2, "ow11:2": 1}),
+    # -- puppy (ow12)
+    Q("demo-98", "paraphrase", "stop my young dog from tugging during walks", {"ow12:1": 2, "ow12:0": 1}),
+    Q("demo-99", "keyword", "front-clip harness", {"ow12:3": 2, "ow12:2": 1}),
+    Q("demo-100", "paraphrase", "resolve the same merge conflict automatically when it comes back", {"cg08:5": 2, "cg08:4": 1}),
+    Q("demo-101", "keyword", "brew temperature light roast", {"cg10:5": 2, "cg10:4": 1}),
+    Q("demo-102", "question", "what tyre pressure for tubeless gravel tyres", {"cl01:5": 2, "cl01:4": 1}),
+    Q("demo-103", "paraphrase", "which verb form follows 'when' about a future event in Spanish", {"cl03:5": 2, "cl03:4": 1}),
+    Q("demo-104", "paraphrase", "where to put savings once the rainy day fund is full", {"cg11:5": 2, "cg11:4": 1}),
 )

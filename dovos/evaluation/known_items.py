@@ -35,21 +35,19 @@ from typing import Any
 from dovos.evaluation.querysets import Query, QuerySet, QuerySetError
 
 WORD = re.compile(r"[a-z][a-z0-9]{2,}")
-STOP_WORDS = frozenset("""
-a about above after again against all also am an and any are aren't as at be because been
-before being below between both but by can cannot could couldn't did didn't do does doesn't
-doing don't down during each few for from further had hadn't has hasn't have haven't having
-he he'd he'll he's her here here's hers herself him himself his how how's i i'd i'll i'm i've
-if in into is isn't it it's its itself let's me more most mustn't my myself no nor not of off
-on once only or other ought our ours ourselves out over own same shan't she she'd she'll she's
-should shouldn't so some such than that that's the their theirs them themselves then there
-there's these they they'd they'll they're they've this those through to too under until up
-very was wasn't we we'd we'll we're we've were weren't what what's when when's where where's
-which while who who's whom why why's with won't would wouldn't you you'd you'll you're you've
-your yours yourself yourselves will just like get got can use using used one two also may
-might much many well really want need make made sure thing things yes okay hello thanks thank
-please here let know think way new good great first even still something anything
-""".split())
+_STOP_TEXT = """
+a about above after again against all also am an and any are as at be because been before
+being below between both but by can cannot could did do does doing down during each few for
+from further had has have having he her here hers herself him himself his how if in into is
+it its itself me more most my myself no nor not of off on once only or other ought our ours
+ourselves out over own same she should so some such than that the their theirs them
+themselves then there these they this those through to too under until up very was we were
+what when where which while who whom why with would you your yours yourself yourselves will
+just like get got use using used one two may might much many well really want need make made
+sure thing things yes okay hello thanks thank please let know think way new good great first
+even still something anything don didn doesn isn aren wasn weren won wouldn shouldn couldn
+"""
+STOP_WORDS = frozenset(_STOP_TEXT.split())
 
 
 def content_words(text: str) -> list[str]:

@@ -5,7 +5,7 @@ with the judgments and shapes the results into tables a notebook or the CLI prin
 
 - `evaluate_runs`: mean metric per run (rows) and metric (columns),
 - `compare_runs`: every pair of runs with the paired Student t-test and Fisher's
-  randomization test p-values (ranx.compare), the difference and win/tie/loss counts,
+  randomization test p-values, the difference and win/tie/loss counts,
 - `significance_table`: the metric table with, per cell, the runs it beats significantly,
 - `per_category`: the same metrics per query category (LoCoMo's question types, the
   demo's keyword/paraphrase/typo/...),
@@ -17,23 +17,22 @@ copied first because ranx adds the missing queries in place.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from itertools import combinations
-
-import warnings
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from numba.core.errors import NumbaTypeSafetyWarning
-from ranx import Qrels, Run, compare, evaluate
+from ranx import Qrels, Run, evaluate
+from ranx.statistical_tests import paired_student_t_test
 
 from dovos.evaluation.querysets import QuerySet
 
 # ranx hashes doc ids to int64 inside numba; the warning about it is noise in notebooks.
 warnings.filterwarnings("ignore", category=NumbaTypeSafetyWarning)
 
-STAT_TESTS = {"student": "t-test", "fisher": "fisher"}
 DEFAULT_MAX_P = 0.05
 RECALL_KS = (1, 3, 5, 10, 20, 50, 100)
 
@@ -72,33 +71,57 @@ def compare_runs(
     runs: Runs,
     metrics: list[str] | None = None,
     max_p: float = DEFAULT_MAX_P,
-    n_permutations: int = 1000,
+    n_permutations: int = 10000,
     seed: int = 42,
 ) -> pd.DataFrame:
-    """Every pair of runs, per metric: means, difference, p-values of both tests, W/T/L."""
+    """Every pair of runs, per metric: means, difference, p-values of both tests, W/T/L.
+
+    Per-query scores come from ranx; the t-test is ranx's (scipy's paired t-test).
+    Fisher's randomization test is `fisher_randomization` below, not ranx's: ranx runs its
+    permutations in parallel numba threads whose random streams ignore the seed, so
+    its p-values change from run to run, and a nightly report must not.
+    """
     qrels, named = _qrels(qrels), _named(runs)
     metrics = metrics or default_metrics()
-    aligned = [_renamed(_aligned(run, qrels), name) for name, run in named.items()]
-    reports = {
-        test: compare(qrels, aligned, metrics, stat_test=test, max_p=max_p,
-                      n_permutations=n_permutations, random_seed=seed, rounding_digits=6)
-        for test in STAT_TESTS
-    }
+    scores = {name: _scores(qrels, run, metrics, mean=False) for name, run in named.items()}
     rows = []
     for a, b in combinations(named, 2):
-        pair = frozenset([a, b])
         for metric in metrics:
-            mean_a = reports["student"].results[a][metric]
-            mean_b = reports["student"].results[b][metric]
-            wtl = reports["student"].win_tie_loss[(a, b)][metric]
-            row = {"metric": metric, "run_a": a, "run_b": b, "mean_a": mean_a, "mean_b": mean_b,
-                   "delta": mean_b - mean_a, "wins_a": wtl["W"], "ties": wtl["T"], "wins_b": wtl["L"]}
-            for test, label in STAT_TESTS.items():
-                result = reports[test].comparisons[pair][metric]
-                row[f"p_{label}"] = float(result["p_value"])
-                row[f"significant_{label}"] = bool(result["p_value"] < max_p)
-            rows.append(row)
+            x, y = scores[a][metric], scores[b][metric]
+            p_t = float(paired_student_t_test(x, y, max_p)[0]) if np.any(x != y) else 1.0
+            p_f = fisher_randomization(x, y, n_permutations, seed)
+            rows.append({
+                "metric": metric, "run_a": a, "run_b": b,
+                "mean_a": float(x.mean()), "mean_b": float(y.mean()),
+                "delta": float(y.mean() - x.mean()),
+                "wins_a": int((x > y).sum()), "ties": int((x == y).sum()),
+                "wins_b": int((x < y).sum()),
+                "p_t-test": p_t, "significant_t-test": p_t < max_p,
+                "p_fisher": p_f, "significant_fisher": p_f < max_p,
+            })
     return pd.DataFrame(rows)
+
+
+def fisher_randomization(
+    a: np.ndarray, b: np.ndarray, n_permutations: int = 10000, seed: int = 42
+) -> float:
+    """Two-sided paired randomization test (Smucker et al., CIKM 2007), reproducible.
+
+    Under the null hypothesis each query's pair of scores is exchangeable, so the sign of
+    each per-query difference is flipped at random `n_permutations` times; the p-value is
+    the share of flips whose mean difference is at least as large as the observed one,
+    (count + 1) / (n + 1) so that it is never exactly 0.
+    """
+    differences = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
+    observed = abs(differences.mean())
+    rng = np.random.default_rng(seed)
+    count, done = 0, 0
+    while done < n_permutations:
+        size = min(1000, n_permutations - done)
+        signs = rng.choice((-1.0, 1.0), size=(size, differences.size))
+        count += int((np.abs((signs * differences).mean(axis=1)) >= observed - 1e-12).sum())
+        done += size
+    return (count + 1) / (n_permutations + 1)
 
 
 def significance_table(
@@ -186,11 +209,6 @@ def _aligned(run: Run, qrels: Qrels) -> Run:
     copy = Run.from_dict(data, name=run.name) if any(data.values()) else Run(name=run.name)
     copy.make_comparable(qrels)
     return copy
-
-
-def _renamed(run: Run, name: str) -> Run:
-    run.name = name
-    return run
 
 
 def _scores(qrels: Qrels, run: Run, metrics: list[str], mean: bool) -> dict[str, Any]:

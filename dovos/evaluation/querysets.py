@@ -157,8 +157,10 @@ class QuerySet:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         with open(directory / QUERIES_FILE, "w", encoding="utf-8") as out:
-            for query in self.queries:
-                out.write(json.dumps(query.as_dict(), ensure_ascii=False, sort_keys=True) + "\n")
+            out.writelines(
+                json.dumps(q.as_dict(), ensure_ascii=False, sort_keys=True) + "\n"
+                for q in self.queries
+            )
         write_qrels(self.qrels, directory / QRELS_FILE)
         manifest = {
             "name": self.name,

@@ -65,6 +65,8 @@ class TuningResult:
     saved: bool = False
     provenance: dict[str, Any] = field(default_factory=dict)
     runs: dict[str, Run] = field(default_factory=dict)  # test-split runs by name
+    legs: dict[str, Run] = field(default_factory=dict)  # test-split lexical and vector legs
+    test: QuerySet | None = None
 
     @property
     def default_test_score(self) -> float:
@@ -250,7 +252,7 @@ def tune_hybrid(
         chosen, method, train_score = {"fusion": "weighted", **ranx_weights}, "ranx.optimize_fusion", ranx_score
     else:
         chosen, method, train_score = best_grid, "grid", grid_score
-    runs = _heldout_runs(service, test, defaults, chosen, ranx_weights, depth, progress)
+    runs, legs = _heldout_runs(service, test, defaults, chosen, ranx_weights, depth, progress)
     heldout = evaluate_runs(test, runs, [metric, *_extra_metrics(metric)])
     comparison = compare_runs(test, {"defaults": runs["defaults"], "tuned": runs["tuned"]},
                               [metric])
@@ -258,7 +260,7 @@ def tune_hybrid(
         metric=metric, train_queries=len(train), test_queries=len(test), grid=grid_frame,
         ranx_weights=ranx_weights, ranx_train_score=ranx_score, chosen=chosen,
         chosen_method=method, train_score=train_score, defaults=defaults, heldout=heldout,
-        comparison=comparison, runs=runs,
+        comparison=comparison, runs=runs, legs=legs, test=test,
     )
     result.provenance = _provenance(result, queryset, dataset, seed, train_fraction)
     result.provenance["previous"] = previous
@@ -271,7 +273,7 @@ def tune_hybrid(
 def _heldout_runs(
     service: Any, test: QuerySet, defaults: dict[str, Any], chosen: dict[str, Any],
     ranx_weights: dict[str, float], depth: int, progress: bool,
-) -> dict[str, Run]:
+) -> tuple[dict[str, Run], dict[str, Run]]:
     tuned = {**defaults, **chosen}
     runs = {
         "defaults": execute_run(service, test, "hybrid", depth=depth, params=defaults,
@@ -282,7 +284,7 @@ def _heldout_runs(
     legs = leg_runs(service, test, defaults, progress=progress)
     runs["ranx-wsum"] = fuse_legs(legs["lexical"], legs["vector"], queryset=test,
                                   name="ranx-wsum", **ranx_weights)
-    return runs
+    return runs, legs
 
 
 def _extra_metrics(metric: str) -> list[str]:

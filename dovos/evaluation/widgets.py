@@ -14,6 +14,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from ranx import Run
 
@@ -56,6 +57,17 @@ class FusionExplorer:
         fused = fuse_legs(self.lexical, self.vector, method=method, lexical_weight=lexical_weight,
                           rrf_k=rrf_k, name="fused")
         return evaluate_runs(self.qrels, {"fused": fused}, self.metrics).loc["fused"]
+
+    def sweep(self, metric: str | None = None, steps: int = 11, rrf_k: int = 60) -> pd.DataFrame:
+        """`metric` for lexical weights 0..1 (rows) under wsum and rrf (columns)."""
+        metric = metric or self.metrics[0]
+        weights = [round(w, 4) for w in np.linspace(0.0, 1.0, steps)]
+        frame = pd.DataFrame(
+            {method: [self.score(method, w, rrf_k)[metric] for w in weights]
+             for method in ("wsum", "rrf")},
+            index=pd.Index(weights, name="lexical_weight"),
+        )
+        return frame
 
     def table(self, method: str, lexical_weight: float, rrf_k: int) -> pd.DataFrame:
         """Legs and the current fusion side by side."""

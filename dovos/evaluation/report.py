@@ -1,0 +1,350 @@
+"""The nightly report: every notebook run with papermill, rendered to HTML, indexed.
+
+    from dovos.evaluation.report import build_report
+    report = build_report("demo", "eval/reports")   # = dovos report --dataset demo
+
+One report is one directory `<out>/<UTC timestamp>/` holding, per notebook, the executed
+notebook, its HTML (code cells hidden, plots embedded as images) and its results JSON,
+plus `summary.json` (headline figures). The output root keeps every earlier report:
+`<out>/index.html` links today's notebooks, shows the headline figures next to the
+previous report's, and a trend table and plot over all reports of the same dataset,
+so a regression is visible at a glance; `<out>/summary.json` is the latest summary.
+
+Before the notebooks run, the dataset is imported into the database in use (only what
+is missing) so every notebook sees the same archive; the worker notebook then rebuilds
+the dataset's embeddings (`reembed`), which doubles as a nightly worker measurement,
+and the queue is drained again before the ranking notebooks start. A notebook that
+fails does not stop the others: its HTML shows the error and the report exits non-zero.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from tqdm.auto import tqdm
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+NOTEBOOK_DIR = REPO_ROOT / "notebooks"
+NOTEBOOKS = ("worker", "compare_rankings", "tune_hybrid_weights", "latency_vs_golden")
+DEFAULT_OUT = Path("eval") / "reports"
+KERNEL = "python3"
+TREND_COLUMNS = ["ndcg@10 hybrid", "ndcg@10 lexical", "ndcg@10 vector", "tuned ndcg@10 (held-out)"]
+
+
+@dataclass
+class NotebookOutcome:
+    """How one notebook ran."""
+
+    name: str
+    ok: bool
+    seconds: float
+    notebook: str
+    html: str
+    results: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+
+@dataclass
+class ReportResult:
+    """Where the report went and what it found."""
+
+    run_dir: Path
+    index: Path
+    summary: dict[str, Any]
+    notebooks: list[NotebookOutcome]
+
+    @property
+    def ok(self) -> bool:
+        return all(outcome.ok for outcome in self.notebooks)
+
+
+def notebook_parameters(name: str, dataset: str, run_dir: Path, reembed: bool) -> dict[str, Any]:
+    """The parameters the report gives notebook `name` (results beside its output)."""
+    parameters: dict[str, Any] = {"dataset": dataset, "results_path": str(run_dir / f"{name}.json")}
+    if name == "worker":
+        parameters["reembed"] = reembed
+    if name == "compare_rankings":
+        parameters["runs_dir"] = str(run_dir / "runs")
+    if name == "tune_hybrid_weights":
+        parameters["interactive"] = False
+    return parameters
+
+
+def build_report(
+    dataset: str = "demo",
+    out: str | Path = DEFAULT_OUT,
+    *,
+    notebooks: tuple[str, ...] | list[str] = NOTEBOOKS,
+    parameters: dict[str, dict[str, Any]] | None = None,
+    reembed: bool = True,
+    database: Any = None,
+    progress: bool = True,
+) -> ReportResult:
+    """Run `notebooks` on `dataset` into a new report under `out`; rebuild the index."""
+    from dovos.evaluation.datasets import ensure_imported, resolve_dataset
+    from dovos.evaluation.drain import drain_queue
+
+    started = time.monotonic()
+    out = Path(out).resolve()
+    run_dir = _new_run_dir(out)
+    if database is None:
+        from dovos.db import get_database
+
+        database = get_database()
+    resolved = resolve_dataset(dataset, database)  # fails early on a bad spec
+    ensure_imported(database, resolved, progress=progress)
+    outcomes = []
+    for name in tqdm(list(notebooks), desc="report", unit="notebook", disable=not progress):
+        if name != "worker":
+            drain_queue(database, progress=False)  # no-op unless the worker notebook failed
+        given = {**notebook_parameters(name, dataset, run_dir, reembed),
+                 **(parameters or {}).get(name, {})}
+        outcomes.append(run_notebook(name, run_dir, given))
+    summary = summarize(run_dir, dataset, outcomes, time.monotonic() - started)
+    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    shutil.copyfile(run_dir / "summary.json", out / "summary.json")
+    index = write_index(out, run_dir.name)
+    return ReportResult(run_dir, index, summary, outcomes)
+
+
+def _new_run_dir(out: Path) -> Path:
+    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H-%M-%SZ")
+    run_dir, suffix = out / stamp, 1
+    while run_dir.exists():
+        suffix += 1
+        run_dir = out / f"{stamp}-{suffix}"
+    run_dir.mkdir(parents=True)
+    return run_dir
+
+
+def run_notebook(
+    name: str, run_dir: Path, parameters: dict[str, Any], source_dir: Path = NOTEBOOK_DIR
+) -> NotebookOutcome:
+    """Execute `<source_dir>/<name>.ipynb` with papermill in `run_dir`, render its HTML."""
+    import papermill
+
+    source = source_dir / f"{name}.ipynb"
+    if not source.is_file():
+        raise FileNotFoundError(f"notebook {source} does not exist")
+    executed, page = run_dir / f"{name}.ipynb", run_dir / f"{name}.html"
+    started = time.monotonic()
+    error = None
+    try:
+        papermill.execute_notebook(
+            str(source), str(executed), parameters=parameters, kernel_name=KERNEL,
+            cwd=str(run_dir), progress_bar=False, log_output=False,
+        )
+    except Exception as failure:  # noqa: BLE001 - recorded; the report goes on
+        error = f"{type(failure).__name__}: {str(failure).strip().splitlines()[-1][:500]}"
+    seconds = time.monotonic() - started
+    if executed.is_file():
+        page.write_text(render_html(executed), encoding="utf-8")
+    results_path = Path(parameters.get("results_path", run_dir / f"{name}.json"))
+    results = json.loads(results_path.read_text()) if results_path.is_file() else {}
+    if error is None and not results:
+        error = f"{name} wrote no results to {results_path}"
+    return NotebookOutcome(name, error is None, round(seconds, 1), executed.name, page.name,
+                           results, error)
+
+
+def render_html(notebook_path: Path) -> str:
+    """The executed notebook as HTML without code cells (outputs and images inline)."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True,
+                            exclude_output_prompt=True)
+    body, _ = exporter.from_notebook_node(nbformat.read(notebook_path, as_version=4))
+    return body
+
+
+# -- summary ------------------------------------------------------------------------------
+def summarize(
+    run_dir: Path, dataset: str, outcomes: list[NotebookOutcome], seconds: float
+) -> dict[str, Any]:
+    """The report's summary.json: status, timings, headline figures, each notebook's results."""
+    details = {outcome.name: outcome.results for outcome in outcomes}
+    return {
+        "run": run_dir.name,
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "dataset": dataset,
+        "ok": all(outcome.ok for outcome in outcomes),
+        "seconds": round(seconds, 1),
+        "notebooks": {o.name: {k: v for k, v in asdict(o).items() if k != "results"}
+                      for o in outcomes},
+        "headline": headline(details),
+        "details": details,
+    }
+
+
+def headline(details: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Flat headline figures (what the trend follows) from the notebooks' results."""
+    figures: dict[str, Any] = {}
+    compare = details.get("compare_rankings") or {}
+    if compare.get("metrics"):
+        primary = next(iter(compare["metrics"]))
+        k = compare.get("k", 10)
+        figures["queryset"] = primary
+        for run, values in compare["metrics"][primary].items():
+            for metric in (f"ndcg@{k}", f"recall@{k}", "mrr"):
+                if metric in values:
+                    figures[f"{metric} {run}"] = round(values[metric], 4)
+        for key, test in (compare.get("tests") or {}).get(primary, {}).items():
+            figures[f"p t-test {key.replace('_', ' ')}"] = test["p_t_test"]
+            figures[f"p fisher {key.replace('_', ' ')}"] = test["p_fisher"]
+        figures["verdict"] = (compare.get("verdicts") or {}).get(primary)
+    tune = details.get("tune_hybrid_weights") or {}
+    if tune:
+        metric = tune.get("metric", "ndcg@10")
+        figures[f"default {metric} (held-out)"] = round(tune["default_test_score"], 4)
+        figures[f"tuned {metric} (held-out)"] = round(tune["tuned_test_score"], 4)
+        figures["tuning verdict"] = tune.get("verdict")
+    for row in (details.get("latency_vs_golden") or {}).get("rows", []):
+        figures[f"p95 ms {row['endpoint']}"] = round(row["p95_ms"], 2)
+    worker = details.get("worker") or {}
+    if worker:
+        figures["coverage %"] = worker.get("coverage_percent")
+        figures["worker messages/s"] = worker.get("messages_per_second")
+    return figures
+
+
+# -- index and history --------------------------------------------------------------------
+def load_history(out: Path) -> pd.DataFrame:
+    """One row per report under `out` (oldest first): run, date, dataset, ok, headline figures."""
+    rows = []
+    for path in sorted(out.glob("*/summary.json")):
+        try:
+            summary = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue  # a report that died mid-write is not history
+        rows.append({"run": summary.get("run", path.parent.name), "date": summary.get("date"),
+                     "dataset": summary.get("dataset"), "ok": summary.get("ok"),
+                     "seconds": summary.get("seconds"), **summary.get("headline", {})})
+    return pd.DataFrame(rows)
+
+
+def write_index(out: Path, current: str) -> Path:
+    """Rebuild `<out>/index.html` for report `current` with the history of `out`."""
+    history = load_history(out)
+    summary = json.loads((out / current / "summary.json").read_text())
+    same = history[history["dataset"] == summary["dataset"]] if not history.empty else history
+    trend_png = _trend_png(same)
+    if trend_png:
+        (out / "trend.png").write_bytes(trend_png)
+    page = _index_html(out, summary, same, history, trend_png)
+    index = out / "index.html"
+    index.write_text(page, encoding="utf-8")
+    return index
+
+
+def _trend_png(history: pd.DataFrame) -> bytes | None:
+    if history.empty:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    from dovos.evaluation.plots import plot_trend
+
+    columns = [c for c in TREND_COLUMNS if c in history]
+    if not columns:
+        return None
+    figure = plot_trend(history, columns, f"{history['dataset'].iloc[-1]}: headline figures per report")
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=110)
+    plt.close(figure)
+    return buffer.getvalue()
+
+
+def _index_html(out: Path, summary: dict[str, Any], same: pd.DataFrame, history: pd.DataFrame,
+                trend_png: bytes | None) -> str:
+    run = summary["run"]
+    links = "".join(
+        f'<li><a href="{html.escape(run)}/{html.escape(n["html"])}">{html.escape(name)}</a> '
+        f'{"ok" if n["ok"] else "<b class=bad>FAILED</b>: " + html.escape(str(n["error"]))} '
+        f'({n["seconds"]} s)</li>'
+        for name, n in summary["notebooks"].items()
+    )
+    previous = same.iloc[-2] if len(same) >= 2 else None
+    rows = ""
+    for key, value in summary["headline"].items():
+        before = previous.get(key) if previous is not None else None
+        rows += (f"<tr><td>{html.escape(key)}</td><td>{_cell(value)}</td>"
+                 f"<td>{_cell(before)}</td><td>{_delta(value, before)}</td></tr>")
+    trend_table = _trend_table(same)
+    image = (f'<img alt="trend" src="data:image/png;base64,{base64.b64encode(trend_png).decode()}">'
+             if trend_png else "<p>No earlier report to draw a trend from.</p>")
+    others = _earlier_links(out, history, run)
+    status = "all notebooks ran" if summary["ok"] else "<b class=bad>some notebooks failed</b>"
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Dovos report {html.escape(run)}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }}
+table {{ border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }}
+td, th {{ border: 1px solid #ccc; padding: 3px 8px; text-align: right; }}
+td:first-child, th:first-child {{ text-align: left; }}
+.bad {{ color: #b00; }} .up {{ color: #070; }} .down {{ color: #b00; }}
+img {{ max-width: 100%; }}
+</style></head><body>
+<h1>Dovos evaluation report</h1>
+<p>Report <b>{html.escape(run)}</b> on dataset <b>{html.escape(str(summary["dataset"]))}</b>,
+{html.escape(summary["date"])}, {summary["seconds"]} s: {status}.</p>
+<h2>Notebooks</h2><ul>{links}</ul>
+<h2>Headline figures</h2>
+<table><tr><th>figure</th><th>this report</th><th>previous report</th><th>change</th></tr>{rows}</table>
+<h2>Trend</h2>{image}{trend_table}
+<h2>Earlier reports</h2>{others}
+</body></html>
+"""
+
+
+def _trend_table(history: pd.DataFrame) -> str:
+    if history.empty:
+        return ""
+    columns = ["run", "ok", *[c for c in TREND_COLUMNS if c in history],
+               *[c for c in history.columns if c.startswith("p95 ms search")], "seconds"]
+    table = history[[c for c in columns if c in history]].tail(30)
+    return table.to_html(index=False, na_rep="-", float_format=lambda v: f"{v:.4g}", border=0)
+
+
+def _earlier_links(out: Path, history: pd.DataFrame, current: str) -> str:
+    """Each earlier report (newest first) with links to the notebook pages it holds."""
+    if history.empty:
+        return "<p>none</p>"
+    items = []
+    for run, dataset in zip(history["run"], history["dataset"], strict=True):
+        if run == current:
+            continue
+        pages = sorted((out / run).glob("*.html"))
+        links = ", ".join(f'<a href="{html.escape(run)}/{html.escape(p.name)}">{html.escape(p.stem)}</a>'
+                          for p in pages)
+        items.append(f"<li>{html.escape(run)} ({html.escape(str(dataset))}): {links or '-'}</li>")
+    return f"<ul>{''.join(reversed(items))}</ul>" if items else "<p>none</p>"
+
+
+def _cell(value: Any) -> str:
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return html.escape(str(value))
+
+
+def _delta(value: Any, before: Any) -> str:
+    numeric = (int, float)
+    if not isinstance(value, numeric) or not isinstance(before, numeric) or pd.isna(before):
+        return ""
+    change = value - before
+    css = "up" if change > 0 else "down" if change < 0 else ""
+    return f'<span class="{css}">{change:+.4g}</span>'
