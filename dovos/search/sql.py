@@ -45,21 +45,34 @@ tsq AS (
     SELECT to_tsquery('english'::regconfig, %(tsquery)s) AS query
 )"""
 
-BM25_SCORE = """(
-        SELECT sum(t.idf * tf.n * (%(k1)s + 1.0)
-                   / (tf.n + %(k1)s * (1.0 - %(b)s + %(b)s * length(m.search_vector) / cs.avgdl)))
-        FROM unnest(m.search_vector) AS u
-        JOIN terms t ON t.lexeme = u.lexeme
-        CROSS JOIN LATERAL (SELECT coalesce(array_length(u.positions, 1), 1)::float8 AS n) AS tf
-    )"""
-
-TS_RANK_CD_SCORE = "ts_rank_cd(m.search_vector, tsq.query)::float8"
-
-FTS_CTE = """
+# BM25 over the full-text matches. Only the query's lexemes are unnested from each
+# message (setweight marks them, ts_filter keeps them): half the cost of unnesting the
+# whole tsvector. Document length is the number of distinct lexemes.
+BM25_FTS_CTE = """
+query_lexemes AS (
+    SELECT coalesce(array_agg(lexeme), '{{}}') AS lexemes FROM terms
+),
 fts AS (
-    SELECT m.id, m.conversation_id, m.position, {score} AS score
+    SELECT m.id, m.conversation_id, m.position,
+           (SELECT sum(t.idf * tf.n * (%(k1)s + 1.0)
+                       / (tf.n + %(k1)s * (1.0 - %(b)s + %(b)s * length(m.search_vector) / cs.avgdl)))
+            FROM unnest(ts_filter(setweight(m.search_vector, 'A', ql.lexemes), '{{a}}')) AS u
+            JOIN terms t ON t.lexeme = u.lexeme
+            CROSS JOIN LATERAL (SELECT coalesce(array_length(u.positions, 1), 1)::float8 AS n) AS tf
+           ) AS score
     FROM messages m {join_conversations}
-    CROSS JOIN tsq CROSS JOIN corpus cs
+    CROSS JOIN tsq CROSS JOIN corpus cs CROSS JOIN query_lexemes ql
+    WHERE m.search_vector @@ tsq.query {filters}
+    ORDER BY score DESC, m.id
+    LIMIT %(pool)s
+)"""
+
+TS_RANK_CD_FTS_CTE = """
+fts AS (
+    SELECT m.id, m.conversation_id, m.position,
+           ts_rank_cd(m.search_vector, tsq.query)::float8 AS score
+    FROM messages m {join_conversations}
+    CROSS JOIN tsq
     WHERE m.search_vector @@ tsq.query {filters}
     ORDER BY score DESC, m.id
     LIMIT %(pool)s
@@ -218,10 +231,10 @@ def build_statement(
     join = "JOIN conversations c ON c.id = m.conversation_id" if needs_c else ""
     ctes = []
     if mode in ("lexical", "hybrid"):
-        score = BM25_SCORE if params.lexical_scorer == "bm25" else TS_RANK_CD_SCORE
+        fts = BM25_FTS_CTE if params.lexical_scorer == "bm25" else TS_RANK_CD_FTS_CTE
         ctes += [
             TERMS_CTE,
-            FTS_CTE.format(score=score, join_conversations=join, filters=conditions),
+            fts.format(join_conversations=join, filters=conditions),
             CONTEXT_CTE.format(join_conversations=join, filters=conditions),
             FUZZY_CTE.format(join_conversations=join, filters=conditions),
             LEXICAL_CTE,
