@@ -325,7 +325,11 @@ def _in_process_call(adapter: Any, request: Request) -> Callable[[], Any]:
 
 def run_api_benchmark(database: Any, requests: int = 60, warmup: int = 5,
                       progress: bool = True) -> ApiBenchmark:
-    """Measure every endpoint through a real server and in-process; print and return."""
+    """Measure every endpoint through a real server and in-process; print and return.
+
+    The server subprocess is pointed at `database` (its URL as DATABASE_URL), so both
+    sides read the same archive.
+    """
     if requests < 50:
         raise ValueError(f"requests={requests}: the contract comparison needs at least 50")
     from dovos.api.app import create_app
@@ -339,7 +343,7 @@ def run_api_benchmark(database: Any, requests: int = 60, warmup: int = 5,
     results = []
     token = get_settings().api_token
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    with (running_server() as base,
+    with (running_server(env={"DATABASE_URL": database.url}) as base,
           httpx.Client(base_url=base, timeout=60.0, headers=headers) as client,
           _torch_threads(DEFAULT_TORCH_THREADS)):
         for endpoint, planned in tqdm(plan.items(), desc="endpoints", disable=not progress):
