@@ -52,7 +52,7 @@ TIE = 1e-6  # equal vectors (repeated texts) are equally right answers
 def percentiles(samples_ms: list[float]) -> dict[str, float]:
     """p50 and p95 (nearest-rank on the sorted samples) in milliseconds."""
     ordered = sorted(samples_ms)
-    p95 = ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
     return {"p50": statistics.median(ordered), "p95": p95, "n": len(ordered)}
 
 
@@ -164,13 +164,12 @@ def build_generated_archive(
             ).fetchall()
         ]
         vectors = pool_vectors(pool_embeddings, used)
-        with conn.transaction(), conn.cursor() as cursor:
-            with cursor.copy(
-                "COPY message_embeddings (message_id, model, embedding, message_version) FROM STDIN"
-            ) as copy:
-                for mid, vector in tqdm(zip(ids, vectors, strict=True), total=len(ids),
-                                        desc="vectors", leave=False):
-                    copy.write_row((mid, embedder.name, _literal(vector), 1))
+        with conn.transaction(), conn.cursor() as cursor, cursor.copy(
+            "COPY message_embeddings (message_id, model, embedding, message_version) FROM STDIN"
+        ) as copy:
+            for mid, vector in tqdm(zip(ids, vectors, strict=True), total=len(ids),
+                                    desc="vectors", leave=False):
+                copy.write_row((mid, embedder.name, _literal(vector), 1))
         conn.execute("ANALYZE messages")
         conn.execute("ANALYZE message_embeddings")
         conn.commit()

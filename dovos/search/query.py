@@ -40,7 +40,7 @@ class ParsedQuery:
 
     @property
     def embedding_text(self) -> str:
-        """What the vector leg embeds: the question as written (minus exclusions)."""
+        """What the vector leg embeds: the question as written, whitespace collapsed."""
         return " ".join(self.text.split())[:EMBED_CHARS]
 
     def all_words(self) -> str:

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from search_support import handmade
 
 from dovos.embeddings import EmbeddingModelError
 from dovos.ingest import ingest
 from dovos.search.service import SearchService
-
-from search_support import handmade
 
 
 class BrokenEmbedder:
@@ -86,7 +85,7 @@ def test_bm25_statistics_follow_inserts_updates_and_deletes(database) -> None:  
 def test_failed_write_leaves_statistics_unchanged(database) -> None:  # type: ignore[no-untyped-def]
     _store(database)
     before = _stats(database)
-    with database.connect() as conn, pytest.raises(Exception):  # noqa: B017, PT011
+    with database.connect() as conn, pytest.raises(Exception):  # noqa: B017
         with conn.transaction():
             conn.execute("DELETE FROM messages")
             raise RuntimeError("crash mid-write")

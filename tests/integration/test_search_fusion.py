@@ -13,7 +13,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import SHARED_DIR
 from ranx import Run, fuse
+from search_support import truncate
 
 from dovos.benchmarks.search_setup import embed_missing
 from dovos.benchmarks.search_synthetic import generated_conversations, generated_queries
@@ -21,9 +23,6 @@ from dovos.evaluation.locomo import load_locomo
 from dovos.ingest import ingest
 from dovos.search.service import SearchService
 from dovos.search.types import SearchFilters, SearchParams
-
-from conftest import SHARED_DIR
-from search_support import truncate
 
 LOCOMO = SHARED_DIR / "datasets" / "locomo" / "locomo10_dev.json"
 SAMPLE = "conv-26"

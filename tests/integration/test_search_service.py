@@ -7,11 +7,10 @@ from datetime import UTC, datetime
 
 import psycopg
 import pytest
+from search_support import build_archive, truncate
 
 from dovos.search.service import SearchService
 from dovos.search.types import InvalidQueryError, SearchFilters, SearchParams
-
-from search_support import build_archive, truncate
 
 
 @pytest.fixture(scope="module")
