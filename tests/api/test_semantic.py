@@ -83,3 +83,25 @@ def test_stats_count_embeddings(client: Any, embedded: Any) -> None:
     body = m.StatsResponse.model_validate(client.get("/api/stats").json())
     assert body.total_embeddings == 17
     assert body.embedding_coverage_percent == 100.0
+
+
+def test_search_uses_the_stored_parameters(client: Any, embedded: Any, embedder: Any) -> None:
+    """Parameters saved by the tuning workbench reach the API: with RRF (k = 10) stored,
+    hybrid relevances are the fused score over its best possible value, 2 / 11."""
+    from dovos.search.service import SearchService
+    from dovos.search.types import SEARCH_PARAMS_KEY, SearchParams
+
+    service = SearchService(embedded.database, embedder)
+    stored = SearchParams(fusion="rrf", rrf_k=10, lexical_weight=1.0, vector_weight=1.0)
+    service.save_params(stored, {"dataset": "test"})
+    try:
+        query = "sourdough starter feeding"
+        direct = service.search(query, mode="hybrid", k=4)
+        response = client.post("/api/rag/query",
+                               json={"query": query, "n_results": 4, "search_type": "hybrid"})
+    finally:
+        with embedded.database.unit_of_work() as uow:
+            uow.settings.delete(SEARCH_PARAMS_KEY)
+    assert direct.params.fusion == "rrf" and direct.params.rrf_k == 10
+    relevances = [result["relevance"] for result in response.json()["results"]]
+    assert relevances == [round(min(hit.score * 11 / 2, 1.0), 6) for hit in direct.hits]
