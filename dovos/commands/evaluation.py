@@ -82,14 +82,20 @@ def report_command(
         Path("eval/reports"), "--out", "-o", help="Report root; earlier reports there form the history."),
     reembed: bool = typer.Option(
         True, "--reembed/--no-reembed", help="Let the worker notebook rebuild the dataset's embeddings."),
+    param: list[str] = typer.Option(  # noqa: B008
+        None, "--param", "-p",
+        help="Notebook parameter NOTEBOOK.NAME=VALUE (VALUE as JSON, else text); repeatable, "
+             "e.g. -p latency_vs_golden.include_api=false"),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Run every notebook on DATASET with papermill and write HTML, index.html and summary.json."""
     from dovos.cli import emit_json, fail
-    from dovos.evaluation.report import build_report
+    from dovos.evaluation.report import build_report, parse_parameters
 
     try:
-        report = build_report(dataset, out, reembed=reembed, progress=not as_json)
+        parameters = parse_parameters(param or [])
+        report = build_report(dataset, out, reembed=reembed, parameters=parameters,
+                              progress=not as_json)
     except KeyboardInterrupt:
         fail("interrupted: the unfinished report directory holds no summary.json", code=130)
     except (ValueError, RuntimeError, OSError) as error:

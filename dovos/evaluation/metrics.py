@@ -88,7 +88,7 @@ def compare_runs(
     for a, b in combinations(named, 2):
         for metric in metrics:
             x, y = scores[a][metric], scores[b][metric]
-            p_t = float(paired_student_t_test(x, y, max_p)[0]) if np.any(x != y) else 1.0
+            p_t = _t_test(x, y, max_p)
             p_f = fisher_randomization(x, y, n_permutations, seed)
             rows.append({
                 "metric": metric, "run_a": a, "run_b": b,
@@ -100,6 +100,14 @@ def compare_runs(
                 "p_fisher": p_f, "significant_fisher": p_f < max_p,
             })
     return pd.DataFrame(rows)
+
+
+def _t_test(x: np.ndarray, y: np.ndarray, max_p: float) -> float:
+    """ranx's paired t-test; a constant difference (no variance) is decided directly."""
+    differences = x - y
+    if np.all(differences == differences[0]):
+        return 1.0 if differences[0] == 0 else 0.0
+    return float(paired_student_t_test(x, y, max_p)[0])
 
 
 def fisher_randomization(

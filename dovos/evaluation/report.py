@@ -80,6 +80,25 @@ def notebook_parameters(name: str, dataset: str, run_dir: Path, reembed: bool) -
     return parameters
 
 
+def parse_parameters(items: list[str]) -> dict[str, dict[str, Any]]:
+    """{"notebook": {"name": value}} from "notebook.name=value" strings (value JSON or text)."""
+    parameters: dict[str, dict[str, Any]] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        notebook, dot, name = key.strip().partition(".")
+        if not sep or not dot or not name:
+            raise ValueError(f"parameter {item!r} is not NOTEBOOK.NAME=VALUE")
+        if notebook not in NOTEBOOKS:
+            raise ValueError(f"parameter {item!r}: no notebook {notebook!r} "
+                             f"(notebooks: {', '.join(NOTEBOOKS)})")
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            value = raw
+        parameters.setdefault(notebook, {})[name] = value
+    return parameters
+
+
 def build_report(
     dataset: str = "demo",
     out: str | Path = DEFAULT_OUT,

@@ -1,0 +1,106 @@
+"""Every notebook executed by papermill (kernel python3) with small parameters on the
+demo archive in the session's database; each must write numbers to its results JSON."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+from sqlalchemy import text
+
+from dovos.evaluation.report import NOTEBOOK_DIR, NOTEBOOKS, render_html, run_notebook
+
+SMALL = {
+    "worker": {"reembed": True, "poll_seconds": 0.2},
+    "compare_rankings": {"max_queries": 12, "depth": 20},
+    "tune_hybrid_weights": {
+        "max_queries": 24, "interactive": True,
+        "grid": [{"fusion": "rrf"}, {"fusion": "weighted", "lexical_weight": 0.4,
+                                     "vector_weight": 0.6}],
+    },
+    "latency_vs_golden": {"max_queries": 8, "include_api": True, "api_requests": 50},
+}
+
+
+@pytest.fixture(scope="module")
+def demo_database(database_session, embedder):  # type: ignore[no-untyped-def]
+    """The demo imported and embedded once for all notebooks; tables emptied afterwards."""
+    from dovos.evaluation.pipeline import prepare_dataset
+
+    prepare_dataset("demo", database_session, embedder=embedder, progress=False)
+    yield database_session
+    database_session.engine.dispose()
+    with database_session.engine.begin() as conn:
+        conn.execute(text("TRUNCATE conversations, messages, message_embeddings, jobs, settings "
+                          "RESTART IDENTITY CASCADE"))
+
+
+def test_every_notebook_has_literal_parameters_and_no_outputs() -> None:
+    for name in NOTEBOOKS:
+        book = nbformat.read(NOTEBOOK_DIR / f"{name}.ipynb", as_version=4)
+        tagged = [c for c in book.cells if "parameters" in c.metadata.get("tags", [])]
+        assert len(tagged) == 1, name
+        assert "results_path" in tagged[0].source and "dataset" in tagged[0].source
+        namespace: dict[str, object] = {}
+        exec(compile(tagged[0].source, name, "exec"), {}, namespace)  # plain literals only
+        assert namespace["dataset"] == "demo"
+        assert all(not c.get("outputs") for c in book.cells if c.cell_type == "code"), name
+        assert book.metadata["kernelspec"]["name"] == "python3"
+
+
+def _numbers(value: object) -> list[float]:
+    if isinstance(value, bool):
+        return []
+    if isinstance(value, int | float):
+        return [float(value)]
+    if isinstance(value, dict):
+        return [n for v in value.values() for n in _numbers(v)]
+    if isinstance(value, list):
+        return [n for v in value for n in _numbers(v)]
+    return []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_notebook_runs_and_writes_its_results(demo_database, tmp_path: Path, name: str) -> None:  # type: ignore[no-untyped-def]
+    parameters = {"dataset": "demo", "results_path": str(tmp_path / f"{name}.json"), **SMALL[name]}
+    outcome = run_notebook(name, tmp_path, parameters)
+    assert outcome.ok, outcome.error
+    results = json.loads((tmp_path / f"{name}.json").read_text())
+    assert _numbers(results), f"{name} wrote no numbers"
+    assert "data:image/png;base64," in render_html(tmp_path / f"{name}.ipynb")
+    check = CHECKS[name]
+    check(results)
+
+
+def _worker(results: dict) -> None:  # type: ignore[type-arg]
+    assert results["requeued"] == 208 and results["pending_before"] == 208
+    assert results["coverage_percent"] == 100.0 and results["messages_embedded"] == 208
+
+
+def _compare(results: dict) -> None:  # type: ignore[type-arg]
+    metrics = results["metrics"]["demo"]
+    assert set(metrics) == {"lexical", "vector", "hybrid"}
+    assert all(0.0 <= values["ndcg@10"] <= 1.0 for values in metrics.values())
+    assert set(results["tests"]["demo"]) == {"hybrid_vs_lexical", "hybrid_vs_vector"}
+    assert "hybrid ndcg@10" in results["verdicts"]["demo"]
+    assert results["queries"]["demo"] == 12
+
+
+def _tune(results: dict) -> None:  # type: ignore[type-arg]
+    assert results["train_queries"] + results["test_queries"] == 24
+    assert 0.0 <= results["tuned_test_score"] <= 1.0 and not results["saved"]
+    assert set(results["sweep"]) == {"wsum", "rrf"}
+
+
+def _latency(results: dict) -> None:  # type: ignore[type-arg]
+    endpoints = {row["endpoint"] for row in results["rows"]}
+    assert {"search (lexical)", "search (vector)", "search (hybrid)", "GET /api/search (distinct q)",
+            "GET /api/conversations"} <= endpoints
+    assert all(row["p95_ms"] >= row["p50_ms"] > 0 and row["legacy_ms"] > 0 for row in results["rows"])
+
+
+CHECKS = {"worker": _worker, "compare_rankings": _compare, "tune_hybrid_weights": _tune,
+          "latency_vs_golden": _latency}
