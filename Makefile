@@ -19,6 +19,7 @@ REPORT_ARGS ?=
 run: $(VENV)/.installed-run
 	$(BIN)/dovos db migrate
 	$(BIN)/dovos db status
+	$(BIN)/dovos report $(REPORT_ARGS)
 
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest

@@ -1,7 +1,7 @@
 """`dovos eval` and `dovos report`: thin shells over dovos.evaluation.
 
-    dovos eval --dataset demo|locomo:PATH|beir:PATH [--modes lexical,vector,hybrid] [--k 10] [--json]
-    dovos report [--dataset demo|locomo:PATH|beir:PATH] [--out eval/reports]
+dovos eval --dataset demo|locomo:PATH|beir:PATH [--modes lexical,vector,hybrid] [--k 10] [--json]
+dovos report [--dataset demo|locomo:PATH|beir:PATH] [--out eval/reports]
 """
 
 from __future__ import annotations
@@ -25,10 +25,14 @@ def eval_command(
     modes: str = typer.Option("lexical,vector,hybrid", "--modes", help="Comma-separated modes."),
     k: int = typer.Option(10, "--k", min=1, max=1000, help="Cutoff of nDCG@k and recall@k."),
     queryset: list[str] = typer.Option(  # noqa: B008 - typer's way to declare options
-        None, "--queryset", help="Only this query set of the dataset (repeatable)."),
-    max_queries: int = typer.Option(0, "--max-queries", min=0, help="First N judged queries (0: all)."),
+        None, "--queryset", help="Only this query set of the dataset (repeatable)."
+    ),
+    max_queries: int = typer.Option(
+        0, "--max-queries", min=0, help="First N judged queries (0: all)."
+    ),
     runs_dir: Path = typer.Option(  # noqa: B008
-        Path("eval/runs"), "--runs-dir", help="Where the TREC run files go."),
+        Path("eval/runs"), "--runs-dir", help="Where the TREC run files go."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON."),
 ) -> None:
     """Import DATASET if needed, drain the worker, run the modes, print metrics with significance."""
@@ -37,9 +41,15 @@ def eval_command(
 
     chosen = [mode.strip() for mode in modes.split(",") if mode.strip()]
     try:
-        result = evaluate_dataset(dataset, chosen, k, querysets=queryset or None,
-                                  max_queries=max_queries, runs_dir=runs_dir / _slug(dataset),
-                                  progress=not as_json)
+        result = evaluate_dataset(
+            dataset,
+            chosen,
+            k,
+            querysets=queryset or None,
+            max_queries=max_queries,
+            runs_dir=runs_dir / _slug(dataset),
+            progress=not as_json,
+        )
     except KeyboardInterrupt:
         fail("interrupted: only run files of query sets that finished were written", code=130)
     except (ValueError, RuntimeError, OSError) as error:
@@ -50,7 +60,9 @@ def eval_command(
     for name in result.runs:
         comparison = result.comparison[result.comparison["queryset"] == name]
         queries = result.info["queries"][name]
-        typer.echo(f"\n{name} ({queries} queries; '> x' = significantly better than x, t-test p<0.05)")
+        typer.echo(
+            f"\n{name} ({queries} queries; '> x' = significantly better than x, t-test p<0.05)"
+        )
         typer.echo(result.table(name).to_string())
         if "hybrid" in chosen and len(chosen) > 1:
             typer.echo(hybrid_verdict(hybrid_tests(comparison, f"ndcg@{k}")))
@@ -64,7 +76,9 @@ def _slug(dataset: str) -> str:
 
 def _as_json(result: Any) -> dict[str, Any]:
     metrics = result.metrics.reset_index().to_dict("records")
-    categories = result.categories.reset_index().to_dict("records") if not result.categories.empty else []
+    categories = (
+        result.categories.reset_index().to_dict("records") if not result.categories.empty else []
+    )
     return {
         "dataset": result.dataset,
         "k": result.k,
@@ -79,13 +93,23 @@ def _as_json(result: Any) -> dict[str, Any]:
 def report_command(
     dataset: str = typer.Option("demo", "--dataset", "-d", help=DATASET_HELP),
     out: Path = typer.Option(  # noqa: B008
-        Path("eval/reports"), "--out", "-o", help="Report root; earlier reports there form the history."),
+        Path("eval/reports"),
+        "--out",
+        "-o",
+        help="Report root; earlier reports there form the history.",
+    ),
     reembed: bool = typer.Option(
-        True, "--reembed/--no-reembed", help="Let the worker notebook rebuild the dataset's embeddings."),
+        True,
+        "--reembed/--no-reembed",
+        help="Let the worker notebook rebuild the dataset's embeddings.",
+    ),
     param: list[str] = typer.Option(  # noqa: B008
-        None, "--param", "-p",
+        None,
+        "--param",
+        "-p",
         help="Notebook parameter NOTEBOOK.NAME=VALUE (VALUE as JSON, else text); repeatable, "
-             "e.g. -p latency_vs_golden.include_api=false"),
+        "e.g. -p latency_vs_golden.include_api=false",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Run every notebook on DATASET with papermill and write HTML, index.html and summary.json."""
@@ -94,8 +118,9 @@ def report_command(
 
     try:
         parameters = parse_parameters(param or [])
-        report = build_report(dataset, out, reembed=reembed, parameters=parameters,
-                              progress=not as_json)
+        report = build_report(
+            dataset, out, reembed=reembed, parameters=parameters, progress=not as_json
+        )
     except KeyboardInterrupt:
         fail("interrupted: the unfinished report directory holds no summary.json", code=130)
     except (ValueError, RuntimeError, OSError) as error:

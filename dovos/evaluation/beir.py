@@ -53,10 +53,14 @@ def load_beir(
             queries.append(Query(query_id, text, metadata=_extra(row)))
     unknown_docs = sorted({d for docs in qrels.values() for d in docs} - corpus_ids)
     if unknown_docs:
-        raise BeirFormatError(f"{qrels_path}: judged doc ids not in corpus.jsonl: {unknown_docs[:5]}")
+        raise BeirFormatError(
+            f"{qrels_path}: judged doc ids not in corpus.jsonl: {unknown_docs[:5]}"
+        )
     unknown_queries = sorted(set(qrels) - {q.id for q in queries})
     if unknown_queries:
-        raise BeirFormatError(f"{qrels_path}: query ids not in queries.jsonl: {unknown_queries[:5]}")
+        raise BeirFormatError(
+            f"{qrels_path}: query ids not in queries.jsonl: {unknown_queries[:5]}"
+        )
     queryset = QuerySet(
         name=f"beir-{name}",
         queries=queries,

@@ -96,12 +96,19 @@ def demo_dataset() -> Dataset:
         conversations: list[ParsedConversation] = []
         for path in demo.export_paths():
             if not path.is_file():
-                raise DatasetError(f"demo export {path} is missing (python -m dovos.evaluation.demo)")
+                raise DatasetError(
+                    f"demo export {path} is missing (python -m dovos.evaluation.demo)"
+                )
             conversations.extend(parse_file(path).conversations)
         return conversations
 
-    return Dataset("demo", "demo", {"demo": queryset}, load,
-                   f"Demo archive: {len(demo.CONVERSATIONS)} conversations in ChatGPT, Claude and Open WebUI exports.")
+    return Dataset(
+        "demo",
+        "demo",
+        {"demo": queryset},
+        load,
+        f"Demo archive: {len(demo.CONVERSATIONS)} conversations in ChatGPT, Claude and Open WebUI exports.",
+    )
 
 
 def locomo_dataset(path: Path) -> Dataset:
@@ -118,18 +125,43 @@ def locomo_dataset(path: Path) -> Dataset:
         archive_queries.append(Query(question.query_id, question.text, category, {}, metadata))
     everywhere = {"conversation_metadata": {"dataset": DATASET}}
     querysets = {
-        "locomo": QuerySet("locomo", queries, loaded.message_qrels, "message",
-                           "LoCoMo evidence turns, each question searched within its sample"),
-        "locomo-sessions": QuerySet("locomo-sessions", queries, loaded.conversation_qrels,
-                                    "conversation", "LoCoMo evidence sessions, per sample"),
-        "locomo-archive": QuerySet("locomo-archive", archive_queries, loaded.message_qrels,
-                                   "message", "LoCoMo evidence turns, all samples in one search "
-                                   "space", filters=everywhere),
+        "locomo": QuerySet(
+            "locomo",
+            queries,
+            loaded.message_qrels,
+            "message",
+            "LoCoMo evidence turns, each question searched within its sample",
+        ),
+        "locomo-sessions": QuerySet(
+            "locomo-sessions",
+            queries,
+            loaded.conversation_qrels,
+            "conversation",
+            "LoCoMo evidence sessions, per sample",
+        ),
+        "locomo-archive": QuerySet(
+            "locomo-archive",
+            archive_queries,
+            loaded.message_qrels,
+            "message",
+            "LoCoMo evidence turns, all samples in one search space",
+            filters=everywhere,
+        ),
     }
-    info = {"questions": len(loaded.questions), "skipped_questions": loaded.skipped_questions,
-            "dropped_evidence": len(loaded.dropped_evidence), "messages": loaded.message_count}
-    return Dataset("locomo", DATASET, querysets, lambda: load_locomo(path).conversations,
-                   f"LoCoMo from {path}", info)
+    info = {
+        "questions": len(loaded.questions),
+        "skipped_questions": loaded.skipped_questions,
+        "dropped_evidence": len(loaded.dropped_evidence),
+        "messages": loaded.message_count,
+    }
+    return Dataset(
+        "locomo",
+        DATASET,
+        querysets,
+        lambda: load_locomo(path).conversations,
+        f"LoCoMo from {path}",
+        info,
+    )
 
 
 def beir_dataset(path: Path) -> Dataset:
@@ -137,8 +169,13 @@ def beir_dataset(path: Path) -> Dataset:
     from dovos.evaluation.beir import dataset_tag, load_beir
 
     _, queryset = load_beir(path)
-    return Dataset(queryset.name, dataset_tag(path.name), {queryset.name: queryset},
-                   lambda: load_beir(path)[0], queryset.description)
+    return Dataset(
+        queryset.name,
+        dataset_tag(path.name),
+        {queryset.name: queryset},
+        lambda: load_beir(path)[0],
+        queryset.description,
+    )
 
 
 def known_items_dataset(database: Any, count: int = 50, seed: int = 0) -> Dataset:
@@ -150,8 +187,13 @@ def known_items_dataset(database: Any, count: int = 50, seed: int = 0) -> Datase
 
         database = get_database()
     queryset = generate_known_items(database, count=count, seed=seed)
-    return Dataset("known-items", "", {queryset.name: queryset}, list,
-                   f"{count} known-item queries generated from the archive (seed {seed})")
+    return Dataset(
+        "known-items",
+        "",
+        {queryset.name: queryset},
+        list,
+        f"{count} known-item queries generated from the archive (seed {seed})",
+    )
 
 
 # -- import -------------------------------------------------------------------------------
@@ -195,10 +237,16 @@ def ensure_imported(database: Any, dataset: Dataset, progress: bool = True) -> I
         return summary
     from dovos.ingest import ingest
 
-    batches = [conversations[i:i + IMPORT_BATCH] for i in range(0, len(conversations), IMPORT_BATCH)]
+    batches = [
+        conversations[i : i + IMPORT_BATCH] for i in range(0, len(conversations), IMPORT_BATCH)
+    ]
     with database.connect(autocommit=True) as conn:
-        for batch in tqdm(batches, desc=f"import {dataset.name}", unit="batch",
-                          disable=not progress or len(batches) < 2):
+        for batch in tqdm(
+            batches,
+            desc=f"import {dataset.name}",
+            unit="batch",
+            disable=not progress or len(batches) < 2,
+        ):
             result = ingest(conn, batch)
             summary.messages_added += result.messages_added + result.messages_changed
             summary.jobs_enqueued += result.jobs_enqueued
@@ -211,7 +259,8 @@ def fingerprint(queryset: QuerySet) -> str:
     """A short hash of a query set's queries and judgments (names what a report measured)."""
     payload = json.dumps(
         [[q.as_dict() for q in queryset.queries], queryset.qrels, queryset.filters],
-        sort_keys=True, default=str,
+        sort_keys=True,
+        default=str,
     )
     return hashlib.sha256(payload.encode()).hexdigest()[:12]
 

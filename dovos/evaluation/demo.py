@@ -67,7 +67,10 @@ def chatgpt_export(conversations: list[DemoConversation]) -> list[dict[str, Any]
 
 def _chatgpt_conversation(conversation: DemoConversation) -> dict[str, Any]:
     times = _times(conversation)
-    root, system = f"{conversation_id(conversation.key)}-root", f"{conversation_id(conversation.key)}-sys"
+    root, system = (
+        f"{conversation_id(conversation.key)}-root",
+        f"{conversation_id(conversation.key)}-sys",
+    )
     ids = [message_id(conversation.key, i) for i in range(len(conversation.turns))]
     chain = [root, system, *ids]
     mapping: dict[str, Any] = {}
@@ -77,7 +80,9 @@ def _chatgpt_conversation(conversation: DemoConversation) -> dict[str, Any]:
         mapping[node] = {"id": node, "message": None, "parent": parent, "children": children}
     mapping[system]["message"] = _chatgpt_message(system, "system", "", None, hidden=True)
     for turn, (node, text) in enumerate(zip(ids, conversation.turns, strict=True)):
-        mapping[node]["message"] = _chatgpt_message(node, _role(turn), text, times[turn].timestamp())
+        mapping[node]["message"] = _chatgpt_message(
+            node, _role(turn), text, times[turn].timestamp()
+        )
     return {
         "title": conversation.title,
         "create_time": times[0].timestamp(),
@@ -127,22 +132,26 @@ def _claude_conversation(conversation: DemoConversation) -> dict[str, Any]:
     times = [_iso(t) for t in _times(conversation)]
     messages = []
     for turn, text in enumerate(conversation.turns):
-        messages.append({
-            "uuid": message_id(conversation.key, turn),
-            "text": text,
-            "content": [{
-                "start_timestamp": times[turn],
-                "stop_timestamp": times[turn],
-                "type": "text",
+        messages.append(
+            {
+                "uuid": message_id(conversation.key, turn),
                 "text": text,
-                "citations": [],
-            }],
-            "sender": "human" if _role(turn) == "user" else "assistant",
-            "created_at": times[turn],
-            "updated_at": times[turn],
-            "attachments": [],
-            "files": [],
-        })
+                "content": [
+                    {
+                        "start_timestamp": times[turn],
+                        "stop_timestamp": times[turn],
+                        "type": "text",
+                        "text": text,
+                        "citations": [],
+                    }
+                ],
+                "sender": "human" if _role(turn) == "user" else "assistant",
+                "created_at": times[turn],
+                "updated_at": times[turn],
+                "attachments": [],
+                "files": [],
+            }
+        )
     return {
         "uuid": conversation_id(conversation.key),
         "name": conversation.title,
@@ -178,8 +187,14 @@ def _openwebui_chat(conversation: DemoConversation) -> dict[str, Any]:
             "timestamp": times[turn],
         }
         if _role(turn) == "assistant":
-            message.update({"model": MODELS["openwebui"], "modelName": MODELS["openwebui"],
-                            "modelIdx": 0, "done": True})
+            message.update(
+                {
+                    "model": MODELS["openwebui"],
+                    "modelName": MODELS["openwebui"],
+                    "modelIdx": 0,
+                    "done": True,
+                }
+            )
         messages.append(message)
     chat_id = conversation_id(conversation.key)
     return {
@@ -217,7 +232,9 @@ def demo_queryset() -> QuerySet:
         for reference, relevance in query.relevant.items():
             key, turn = reference.split(":")
             if key not in known or not 0 <= int(turn) < known[key]:
-                raise ValueError(f"demo query {query.id}: judged message {reference!r} does not exist")
+                raise ValueError(
+                    f"demo query {query.id}: judged message {reference!r} does not exist"
+                )
             judgments[message_id(key, int(turn))] = relevance
         queries.append(Query(query.id, query.text, query.category))
         qrels[query.id] = judgments

@@ -65,12 +65,17 @@ class DrainLog:
 
     def summary(self) -> dict[str, Any]:
         final = self.final
-        return {"model": self.model, "seconds": round(self.seconds, 2),
-                "working_seconds": round(self.working_seconds, 2),
-                "coverage_percent": round(final.percent, 2), "messages": final.total,
-                "failed_jobs": final.failed, "jobs_done": self.worker.get("jobs_completed", 0),
-                "messages_embedded": self.worker.get("messages_embedded", 0),
-                "messages_per_second": round(self.messages_per_second, 1)}
+        return {
+            "model": self.model,
+            "seconds": round(self.seconds, 2),
+            "working_seconds": round(self.working_seconds, 2),
+            "coverage_percent": round(final.percent, 2),
+            "messages": final.total,
+            "failed_jobs": final.failed,
+            "jobs_done": self.worker.get("jobs_completed", 0),
+            "messages_embedded": self.worker.get("messages_embedded", 0),
+            "messages_per_second": round(self.messages_per_second, 1),
+        }
 
 
 def sample_queue(database: Any, model: str, started: float) -> DrainSample:
@@ -100,7 +105,9 @@ def drain_queue(
     try:
         from dovos.worker import Worker
     except ImportError as error:  # pragma: no cover - only while the worker is missing
-        raise RuntimeError(f"the embedding worker (dovos.worker) is not available: {error}") from error
+        raise RuntimeError(
+            f"the embedding worker (dovos.worker) is not available: {error}"
+        ) from error
     if database is None:
         from dovos.db import get_database
 

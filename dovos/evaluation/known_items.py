@@ -114,7 +114,7 @@ def generate_known_items(
         qrels=qrels,
         level="message",
         description=f"{len(queries)} simulated known-item queries (seed {seed}, "
-                    f"lengths {min_length}-{max_length}, noise {noise})",
+        f"lengths {min_length}-{max_length}, noise {noise})",
         filters={"conversation_metadata": scope} if scope else {},
     )
 

@@ -30,8 +30,11 @@ SEARCH_BASELINE_MS = 200.0  # CONTRACT.md: GET /api/search, ~0.2 s for 5 results
 def percentiles(values: list[float]) -> dict[str, float]:
     """p50, p95 and mean of `values` (milliseconds)."""
     array = np.asarray(values, dtype=float)
-    return {"p50_ms": float(np.percentile(array, 50)), "p95_ms": float(np.percentile(array, 95)),
-            "mean_ms": float(array.mean())}
+    return {
+        "p50_ms": float(np.percentile(array, 50)),
+        "p95_ms": float(np.percentile(array, 95)),
+        "mean_ms": float(array.mean()),
+    }
 
 
 def mode_latency(
@@ -53,12 +56,21 @@ def mode_latency(
             service.search(query.text, mode="hybrid", k=k, filters=queryset.search_filters(query))
         for mode in modes:
             timings = _time_mode(service, queryset, queries, mode, k)
-            rows.append({"endpoint": f"search ({mode})", "mode": mode, "requests": len(timings),
-                         **percentiles(timings), "legacy_ms": SEARCH_BASELINE_MS})
+            rows.append(
+                {
+                    "endpoint": f"search ({mode})",
+                    "mode": mode,
+                    "requests": len(timings),
+                    **percentiles(timings),
+                    "legacy_ms": SEARCH_BASELINE_MS,
+                }
+            )
     return _with_speedups(pd.DataFrame(rows))
 
 
-def _time_mode(service: Any, queryset: QuerySet, queries: list[Any], mode: str, k: int) -> list[float]:
+def _time_mode(
+    service: Any, queryset: QuerySet, queries: list[Any], mode: str, k: int
+) -> list[float]:
     """Milliseconds per search; each query text is new to the query-vector cache."""
     timings = []
     for index, query in enumerate(queries):
@@ -74,7 +86,9 @@ def api_latency(database: Any, requests: int = 50, progress: bool = False) -> pd
     try:
         from dovos.benchmarks.api import run_api_benchmark
     except ImportError as error:  # pragma: no cover - only while the API is missing
-        raise RuntimeError(f"the API benchmark (dovos.benchmarks.api) is not available: {error}") from error
+        raise RuntimeError(
+            f"the API benchmark (dovos.benchmarks.api) is not available: {error}"
+        ) from error
     benchmark = run_api_benchmark(database, requests=requests, progress=progress)
     frame = pd.DataFrame(benchmark.rows())
     frame["mode"] = "api"

@@ -60,7 +60,9 @@ def per_query(qrels: QuerySet | Qrels, runs: Runs, metric: str = "ndcg@10") -> p
     """`metric` per query (rows, sorted by query id) and run (columns)."""
     qrels, named = _qrels(qrels), _named(runs)
     query_ids = sorted(qrels.keys())  # ranx returns per-query values in this order
-    columns = {name: _scores(qrels, run, [metric], mean=False)[metric] for name, run in named.items()}
+    columns = {
+        name: _scores(qrels, run, [metric], mean=False)[metric] for name, run in named.items()
+    }
     frame = pd.DataFrame(columns, index=query_ids)
     frame.index.name = "query_id"
     return frame
@@ -90,15 +92,23 @@ def compare_runs(
             x, y = scores[a][metric], scores[b][metric]
             p_t = _t_test(x, y, max_p)
             p_f = fisher_randomization(x, y, n_permutations, seed)
-            rows.append({
-                "metric": metric, "run_a": a, "run_b": b,
-                "mean_a": float(x.mean()), "mean_b": float(y.mean()),
-                "delta": float(y.mean() - x.mean()),
-                "wins_a": int((x > y).sum()), "ties": int((x == y).sum()),
-                "wins_b": int((x < y).sum()),
-                "p_t-test": p_t, "significant_t-test": p_t < max_p,
-                "p_fisher": p_f, "significant_fisher": p_f < max_p,
-            })
+            rows.append(
+                {
+                    "metric": metric,
+                    "run_a": a,
+                    "run_b": b,
+                    "mean_a": float(x.mean()),
+                    "mean_b": float(y.mean()),
+                    "delta": float(y.mean() - x.mean()),
+                    "wins_a": int((x > y).sum()),
+                    "ties": int((x == y).sum()),
+                    "wins_b": int((x < y).sum()),
+                    "p_t-test": p_t,
+                    "significant_t-test": p_t < max_p,
+                    "p_fisher": p_f,
+                    "significant_fisher": p_f < max_p,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -161,9 +171,7 @@ def _beaten(comparison: pd.DataFrame, run: str, metric: str, flag: str) -> list[
     return beaten
 
 
-def per_category(
-    queryset: QuerySet, runs: Runs, metrics: list[str] | None = None
-) -> pd.DataFrame:
+def per_category(queryset: QuerySet, runs: Runs, metrics: list[str] | None = None) -> pd.DataFrame:
     """Mean metrics per (category, run); a `queries` column counts each category's queries."""
     qrels, named = queryset.to_ranx(), _named(runs)
     metrics = metrics or default_metrics()
@@ -222,6 +230,7 @@ def _aligned(run: Run, qrels: Qrels) -> Run:
 def _scores(qrels: Qrels, run: Run, metrics: list[str], mean: bool) -> dict[str, Any]:
     # ranx 0.3 fails on one metric with return_mean=False: always ask for two.
     asked = list(dict.fromkeys([*metrics, "mrr" if metrics[0] != "mrr" else "map"]))
-    values = evaluate(qrels, _aligned(run, qrels), asked, return_mean=mean,
-                      save_results_in_run=False)
+    values = evaluate(
+        qrels, _aligned(run, qrels), asked, return_mean=mean, save_results_in_run=False
+    )
     return {m: (float(values[m]) if mean else np.asarray(values[m])) for m in metrics}

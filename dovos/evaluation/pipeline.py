@@ -92,8 +92,10 @@ class EvalResult:
             comparison = self.comparison[self.comparison["queryset"] == name]
             figures["querysets"][name] = {
                 "queries": self.info.get("queries", {}).get(name),
-                "metrics": {run: {m: round(float(v), 4) for m, v in row.items()}
-                            for run, row in metrics.iterrows()},
+                "metrics": {
+                    run: {m: round(float(v), 4) for m, v in row.items()}
+                    for run, row in metrics.iterrows()
+                },
                 "tests": hybrid_tests(comparison, f"ndcg@{self.k}"),
             }
         return figures
@@ -174,14 +176,28 @@ def evaluate_querysets(
         all_runs[name] = results
     metrics_frame = pd.concat(frames).reset_index().set_index(["queryset", "run"])
     comparison = pd.concat(comparisons, ignore_index=True) if comparisons else _empty_comparison()
-    category_frame = (pd.concat(categories).reset_index().set_index(["queryset", "category", "run"])
-                      if categories else pd.DataFrame())
+    category_frame = (
+        pd.concat(categories).reset_index().set_index(["queryset", "category", "run"])
+        if categories
+        else pd.DataFrame()
+    )
     return metrics_frame, comparison, category_frame, all_runs
 
 
 def _empty_comparison() -> pd.DataFrame:
-    return pd.DataFrame(columns=["queryset", "metric", "run_a", "run_b", "mean_a", "mean_b",
-                                 "delta", "p_t-test", "p_fisher"])
+    return pd.DataFrame(
+        columns=[
+            "queryset",
+            "metric",
+            "run_a",
+            "run_b",
+            "mean_a",
+            "mean_b",
+            "delta",
+            "p_t-test",
+            "p_fisher",
+        ]
+    )
 
 
 def evaluate_dataset(
@@ -197,19 +213,28 @@ def evaluate_dataset(
     progress: bool = True,
 ) -> EvalResult:
     """Prepare `spec` (import if needed, drain the worker) and evaluate `modes` on it."""
-    prepared = prepare_dataset(spec, database, progress=progress,
-                               drain=any(mode != "lexical" for mode in modes))
+    prepared = prepare_dataset(
+        spec, database, progress=progress, drain=any(mode != "lexical" for mode in modes)
+    )
     dataset = prepared.dataset
     chosen = _choose(dataset, querysets)
     metrics, comparison, categories, runs = evaluate_querysets(
-        prepared.service, chosen, list(modes), k=k, depth=depth, max_queries=max_queries,
-        runs_dir=runs_dir, progress=progress)
+        prepared.service,
+        chosen,
+        list(modes),
+        k=k,
+        depth=depth,
+        max_queries=max_queries,
+        runs_dir=runs_dir,
+        progress=progress,
+    )
     info = {
         "import": prepared.imported.as_dict(),
         "drain": prepared.drain.summary() if prepared.drain else None,
         "queries": {name: len(runs[name][next(iter(runs[name]))].elapsed_ms) for name in runs},
-        "fallbacks": {name: {m: r.fell_back for m, r in by_mode.items()}
-                      for name, by_mode in runs.items()},
+        "fallbacks": {
+            name: {m: r.fell_back for m, r in by_mode.items()} for name, by_mode in runs.items()
+        },
         **dataset.info,
     }
     return EvalResult(dataset.name, k, metrics, comparison, categories, runs, info)
@@ -220,6 +245,8 @@ def _choose(dataset: Dataset, names: list[str] | None) -> dict[str, QuerySet]:
         return dataset.querysets
     unknown = [n for n in names if n not in dataset.querysets]
     if unknown:
-        raise ValueError(f"dataset {dataset.name!r} has no query set {unknown}; "
-                         f"it has {', '.join(dataset.querysets)}")
+        raise ValueError(
+            f"dataset {dataset.name!r} has no query set {unknown}; "
+            f"it has {', '.join(dataset.querysets)}"
+        )
     return {name: dataset.querysets[name] for name in names}

@@ -32,8 +32,11 @@ def significance_letters(
     for row in comparison.to_dict("records"):
         if not row.get(flag):
             continue
-        winner, loser = ((row["run_a"], row["run_b"]) if row["mean_a"] > row["mean_b"]
-                         else (row["run_b"], row["run_a"]))
+        winner, loser = (
+            (row["run_a"], row["run_b"])
+            if row["mean_a"] > row["mean_b"]
+            else (row["run_b"], row["run_a"])
+        )
         if winner in letters and loser in letters:
             key = (winner, row["metric"])
             marks[key] = "".join(sorted(marks.get(key, "") + letters[loser]))
@@ -59,14 +62,21 @@ def plot_metrics(
         letter = string.ascii_lowercase[i]
         bars = ax.bar(positions, values, width, label=f"{letter}: {run}", color=_color(run, i))
         for bar, metric, value in zip(bars, names, values, strict=True):
-            ax.annotate(f"{value:.3f}{marks.get((run, metric), '')}",
-                        (bar.get_x() + bar.get_width() / 2, value), ha="center", va="bottom",
-                        fontsize=8, xytext=(0, 2), textcoords="offset points")
+            ax.annotate(
+                f"{value:.3f}{marks.get((run, metric), '')}",
+                (bar.get_x() + bar.get_width() / 2, value),
+                ha="center",
+                va="bottom",
+                fontsize=8,
+                xytext=(0, 2),
+                textcoords="offset points",
+            )
     ax.set_xticks(np.arange(len(names)), names)
     ax.set_ylim(0, min(1.12, float(np.nanmax(metrics.to_numpy(dtype=float))) * 1.18 + 0.02))
     ax.set_ylabel("score")
-    ax.set_title(f"{title}\n(superscripts: runs beaten significantly, paired {test}, p<0.05)",
-                 fontsize=10)
+    ax.set_title(
+        f"{title}\n(superscripts: runs beaten significantly, paired {test}, p<0.05)", fontsize=10
+    )
     ax.legend(loc="upper left", fontsize=8, ncols=len(runs))
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
@@ -92,8 +102,9 @@ def plot_recall_curves(curve: pd.DataFrame, title: str = "Recall@k") -> Any:
     return fig
 
 
-def plot_categories(categories: pd.DataFrame, metric: str = "ndcg@10",
-                    title: str = "Per category") -> Any:
+def plot_categories(
+    categories: pd.DataFrame, metric: str = "ndcg@10", title: str = "Per category"
+) -> Any:
     """Bars of `metric` per query category and run (index: category, run)."""
     import matplotlib.pyplot as plt
 
@@ -141,8 +152,9 @@ def plot_drain(frame: pd.DataFrame, title: str = "Embedding queue draining") -> 
     return fig
 
 
-def plot_weight_sweep(sweep: pd.DataFrame, legs: pd.Series, metric: str,
-                      chosen: float | None = None) -> Any:
+def plot_weight_sweep(
+    sweep: pd.DataFrame, legs: pd.Series, metric: str, chosen: float | None = None
+) -> Any:
     """`metric` of in-memory fusion against the lexical weight, legs as reference lines."""
     import matplotlib.pyplot as plt
 
@@ -150,8 +162,9 @@ def plot_weight_sweep(sweep: pd.DataFrame, legs: pd.Series, metric: str,
     for i, column in enumerate(sweep.columns):
         ax.plot(sweep.index, sweep[column], marker=".", label=column, color=f"C{i + 3}")
     for name, value in legs.items():
-        ax.axhline(value, linestyle="--", linewidth=1, color=_color(str(name), 0),
-                   label=f"{name} alone")
+        ax.axhline(
+            value, linestyle="--", linewidth=1, color=_color(str(name), 0), label=f"{name} alone"
+        )
     if chosen is not None:
         ax.axvline(chosen, color="black", linewidth=0.8, linestyle=":", label="chosen weight")
     ax.set_xlabel("lexical weight (vector weight = 1 - lexical)")
@@ -190,8 +203,15 @@ def plot_latency(frame: pd.DataFrame, title: str = "Latency vs the legacy baseli
     positions = np.arange(len(frame))
     ax.barh(positions - 0.2, frame["p50_ms"], height=0.4, label="p50", color="#4c72b0")
     ax.barh(positions + 0.2, frame["p95_ms"], height=0.4, label="p95", color="#dd8452")
-    ax.scatter(frame["legacy_ms"], positions, marker="|", s=400, color="black",
-               label="legacy baseline", zorder=3)
+    ax.scatter(
+        frame["legacy_ms"],
+        positions,
+        marker="|",
+        s=400,
+        color="black",
+        label="legacy baseline",
+        zorder=3,
+    )
     ax.set_yticks(positions, frame["endpoint"])
     ax.invert_yaxis()
     ax.set_xscale("log")

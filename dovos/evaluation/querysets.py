@@ -75,7 +75,9 @@ class QuerySet:
 
     def __post_init__(self) -> None:
         if self.level not in LEVELS:
-            raise QuerySetError(f"query set {self.name!r}: level {self.level!r} is not one of {LEVELS}")
+            raise QuerySetError(
+                f"query set {self.name!r}: level {self.level!r} is not one of {LEVELS}"
+            )
         ids = [query.id for query in self.queries]
         duplicates = sorted({qid for qid in ids if ids.count(qid) > 1})
         if duplicates:
@@ -305,7 +307,9 @@ def filters_from_dict(values: dict[str, Any], where: str) -> SearchFilters:
             elif name == "conversation_ids":
                 kwargs[name] = tuple(uuid.UUID(str(v)) for v in value)
             elif name in ("date_from", "date_to"):
-                kwargs[name] = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+                kwargs[name] = (
+                    value if isinstance(value, datetime) else datetime.fromisoformat(value)
+                )
             elif name == "conversation_metadata":
                 if not isinstance(value, dict):
                     raise TypeError("conversation_metadata must be an object")

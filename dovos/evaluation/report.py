@@ -89,8 +89,9 @@ def parse_parameters(items: list[str]) -> dict[str, dict[str, Any]]:
         if not sep or not dot or not name:
             raise ValueError(f"parameter {item!r} is not NOTEBOOK.NAME=VALUE")
         if notebook not in NOTEBOOKS:
-            raise ValueError(f"parameter {item!r}: no notebook {notebook!r} "
-                             f"(notebooks: {', '.join(NOTEBOOKS)})")
+            raise ValueError(
+                f"parameter {item!r}: no notebook {notebook!r} (notebooks: {', '.join(NOTEBOOKS)})"
+            )
         try:
             value = json.loads(raw)
         except ValueError:
@@ -126,8 +127,10 @@ def build_report(
     for name in tqdm(list(notebooks), desc="report", unit="notebook", disable=not progress):
         if name != "worker":
             drain_queue(database, progress=False)  # no-op unless the worker notebook failed
-        given = {**notebook_parameters(name, dataset, run_dir, reembed),
-                 **(parameters or {}).get(name, {})}
+        given = {
+            **notebook_parameters(name, dataset, run_dir, reembed),
+            **(parameters or {}).get(name, {}),
+        }
         outcomes.append(run_notebook(name, run_dir, given))
     summary = summarize(run_dir, dataset, outcomes, time.monotonic() - started)
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
@@ -160,8 +163,13 @@ def run_notebook(
     error = None
     try:
         papermill.execute_notebook(
-            str(source), str(executed), parameters=parameters, kernel_name=KERNEL,
-            cwd=str(run_dir), progress_bar=False, log_output=False,
+            str(source),
+            str(executed),
+            parameters=parameters,
+            kernel_name=KERNEL,
+            cwd=str(run_dir),
+            progress_bar=False,
+            log_output=False,
         )
     except Exception as failure:  # noqa: BLE001 - recorded; the report goes on
         error = f"{type(failure).__name__}: {str(failure).strip().splitlines()[-1][:500]}"
@@ -172,8 +180,9 @@ def run_notebook(
     results = json.loads(results_path.read_text()) if results_path.is_file() else {}
     if error is None and not results:
         error = f"{name} wrote no results to {results_path}"
-    return NotebookOutcome(name, error is None, round(seconds, 1), executed.name, page.name,
-                           results, error)
+    return NotebookOutcome(
+        name, error is None, round(seconds, 1), executed.name, page.name, results, error
+    )
 
 
 def render_html(notebook_path: Path) -> str:
@@ -181,8 +190,9 @@ def render_html(notebook_path: Path) -> str:
     import nbformat
     from nbconvert import HTMLExporter
 
-    exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True,
-                            exclude_output_prompt=True)
+    exporter = HTMLExporter(
+        exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True
+    )
     body, _ = exporter.from_notebook_node(nbformat.read(notebook_path, as_version=4))
     return body
 
@@ -199,8 +209,9 @@ def summarize(
         "dataset": dataset,
         "ok": all(outcome.ok for outcome in outcomes),
         "seconds": round(seconds, 1),
-        "notebooks": {o.name: {k: v for k, v in asdict(o).items() if k != "results"}
-                      for o in outcomes},
+        "notebooks": {
+            o.name: {k: v for k, v in asdict(o).items() if k != "results"} for o in outcomes
+        },
         "headline": headline(details),
         "details": details,
     }
@@ -246,9 +257,16 @@ def load_history(out: Path) -> pd.DataFrame:
             summary = json.loads(path.read_text())
         except (OSError, ValueError):
             continue  # a report that died mid-write is not history
-        rows.append({"run": summary.get("run", path.parent.name), "date": summary.get("date"),
-                     "dataset": summary.get("dataset"), "ok": summary.get("ok"),
-                     "seconds": summary.get("seconds"), **summary.get("headline", {})})
+        rows.append(
+            {
+                "run": summary.get("run", path.parent.name),
+                "date": summary.get("date"),
+                "dataset": summary.get("dataset"),
+                "ok": summary.get("ok"),
+                "seconds": summary.get("seconds"),
+                **summary.get("headline", {}),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -279,31 +297,43 @@ def _trend_png(history: pd.DataFrame) -> bytes | None:
     columns = [c for c in TREND_COLUMNS if c in history]
     if not columns:
         return None
-    figure = plot_trend(history, columns, f"{history['dataset'].iloc[-1]}: headline figures per report")
+    figure = plot_trend(
+        history, columns, f"{history['dataset'].iloc[-1]}: headline figures per report"
+    )
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=110)
     plt.close(figure)
     return buffer.getvalue()
 
 
-def _index_html(out: Path, summary: dict[str, Any], same: pd.DataFrame, history: pd.DataFrame,
-                trend_png: bytes | None) -> str:
+def _index_html(
+    out: Path,
+    summary: dict[str, Any],
+    same: pd.DataFrame,
+    history: pd.DataFrame,
+    trend_png: bytes | None,
+) -> str:
     run = summary["run"]
     links = "".join(
         f'<li><a href="{html.escape(run)}/{html.escape(n["html"])}">{html.escape(name)}</a> '
-        f'{"ok" if n["ok"] else "<b class=bad>FAILED</b>: " + html.escape(str(n["error"]))} '
-        f'({n["seconds"]} s)</li>'
+        f"{'ok' if n['ok'] else '<b class=bad>FAILED</b>: ' + html.escape(str(n['error']))} "
+        f"({n['seconds']} s)</li>"
         for name, n in summary["notebooks"].items()
     )
     previous = same.iloc[-2] if len(same) >= 2 else None
     rows = ""
     for key, value in summary["headline"].items():
         before = previous.get(key) if previous is not None else None
-        rows += (f"<tr><td>{html.escape(key)}</td><td>{_cell(value)}</td>"
-                 f"<td>{_cell(before)}</td><td>{_delta(value, before)}</td></tr>")
+        rows += (
+            f"<tr><td>{html.escape(key)}</td><td>{_cell(value)}</td>"
+            f"<td>{_cell(before)}</td><td>{_delta(value, before)}</td></tr>"
+        )
     trend_table = _trend_table(same)
-    image = (f'<img alt="trend" src="data:image/png;base64,{base64.b64encode(trend_png).decode()}">'
-             if trend_png else "<p>No earlier report to draw a trend from.</p>")
+    image = (
+        f'<img alt="trend" src="data:image/png;base64,{base64.b64encode(trend_png).decode()}">'
+        if trend_png
+        else "<p>No earlier report to draw a trend from.</p>"
+    )
     others = _earlier_links(out, history, run)
     status = "all notebooks ran" if summary["ok"] else "<b class=bad>some notebooks failed</b>"
     return f"""<!doctype html>
@@ -331,8 +361,13 @@ img {{ max-width: 100%; }}
 def _trend_table(history: pd.DataFrame) -> str:
     if history.empty:
         return ""
-    columns = ["run", "ok", *[c for c in TREND_COLUMNS if c in history],
-               *[c for c in history.columns if c.startswith("p95 ms search")], "seconds"]
+    columns = [
+        "run",
+        "ok",
+        *[c for c in TREND_COLUMNS if c in history],
+        *[c for c in history.columns if c.startswith("p95 ms search")],
+        "seconds",
+    ]
     table = history[[c for c in columns if c in history]].tail(30)
     return table.to_html(index=False, na_rep="-", float_format=lambda v: f"{v:.4g}", border=0)
 
@@ -346,8 +381,10 @@ def _earlier_links(out: Path, history: pd.DataFrame, current: str) -> str:
         if run == current:
             continue
         pages = sorted((out / run).glob("*.html"))
-        links = ", ".join(f'<a href="{html.escape(run)}/{html.escape(p.name)}">{html.escape(p.stem)}</a>'
-                          for p in pages)
+        links = ", ".join(
+            f'<a href="{html.escape(run)}/{html.escape(p.name)}">{html.escape(p.stem)}</a>'
+            for p in pages
+        )
         items.append(f"<li>{html.escape(run)} ({html.escape(str(dataset))}): {links or '-'}</li>")
     return f"<ul>{''.join(reversed(items))}</ul>" if items else "<p>none</p>"
 

@@ -136,8 +136,13 @@ def execute_run(
     _check_name(name)
     data: dict[str, dict[str, float]] = {}
     result = RunResult(Run(name=name), mode, overrides)
-    queries = tqdm(queryset.queries, desc=f"{queryset.name}: {name}", unit="query",
-                   disable=not progress, leave=False)
+    queries = tqdm(
+        queryset.queries,
+        desc=f"{queryset.name}: {name}",
+        unit="query",
+        disable=not progress,
+        leave=False,
+    )
     with query_encoding_threads():
         for query in queries:
             _search_into(service, queryset, query, mode, depth, overrides, result, data)
@@ -146,12 +151,23 @@ def execute_run(
 
 
 def _search_into(
-    service: Searcher, queryset: QuerySet, query: Query, mode: str, depth: int,
-    overrides: dict[str, Any], result: RunResult, data: dict[str, dict[str, float]],
+    service: Searcher,
+    queryset: QuerySet,
+    query: Query,
+    mode: str,
+    depth: int,
+    overrides: dict[str, Any],
+    result: RunResult,
+    data: dict[str, dict[str, float]],
 ) -> None:
     """Search one query and record its hits (into `data`) and timing (into `result`)."""
-    response = service.search(query.text, mode=mode, k=depth,
-                              filters=queryset.search_filters(query), params=overrides or None)
+    response = service.search(
+        query.text,
+        mode=mode,
+        k=depth,
+        filters=queryset.search_filters(query),
+        params=overrides or None,
+    )
     result.elapsed_ms[query.id] = float(response.elapsed_ms)
     result.effective_modes[response.effective_mode] += 1
     result.notes.update(response.notes)

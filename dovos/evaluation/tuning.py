@@ -33,10 +33,15 @@ from dovos.evaluation.runs import Searcher, execute_run, make_run, strictly_decr
 from dovos.search.types import SearchParams
 
 DEFAULT_GRID: list[dict[str, Any]] = [
-    *({"fusion": "rrf", "rrf_k": k, "lexical_weight": w, "vector_weight": 1.0}
-      for k in (10, 60) for w in (0.5, 1.0, 2.0)),
-    *({"fusion": "weighted", "lexical_weight": round(w, 2), "vector_weight": round(1 - w, 2)}
-      for w in (0.3, 0.5, 0.7)),
+    *(
+        {"fusion": "rrf", "rrf_k": k, "lexical_weight": w, "vector_weight": 1.0}
+        for k in (10, 60)
+        for w in (0.5, 1.0, 2.0)
+    ),
+    *(
+        {"fusion": "weighted", "lexical_weight": round(w, 2), "vector_weight": round(1 - w, 2)}
+        for w in (0.3, 0.5, 0.7)
+    ),
 ]
 
 
@@ -134,10 +139,18 @@ def grid_search(
     defaults), best first."""
     base = SearchParams().as_dict() if base is None else base
     rows = []
-    for overrides in tqdm(grid or DEFAULT_GRID, desc="grid search", unit="config",
-                          disable=not progress):
-        result = execute_run(service, train, "hybrid", depth=depth, params={**base, **overrides},
-                             name="grid", progress=False)
+    for overrides in tqdm(
+        grid or DEFAULT_GRID, desc="grid search", unit="config", disable=not progress
+    ):
+        result = execute_run(
+            service,
+            train,
+            "hybrid",
+            depth=depth,
+            params={**base, **overrides},
+            name="grid",
+            progress=False,
+        )
         score = evaluate_runs(train, {"grid": result.run}, [metric]).loc["grid", metric]
         rows.append({**overrides, metric: float(score)})
     frame = pd.DataFrame(rows)
@@ -154,8 +167,9 @@ def leg_runs(
     params = SearchParams().as_dict() if params is None else params
     depth = int(params.get("candidates", 100))
     return {
-        mode: execute_run(service, queryset, mode, depth=depth, params=params, name=mode,
-                          progress=progress).run
+        mode: execute_run(
+            service, queryset, mode, depth=depth, params=params, name=mode, progress=progress
+        ).run
         for mode in ("lexical", "vector")
     }
 
@@ -182,9 +196,15 @@ def fuse_legs(
     if method == "rrf":
         fused = _weighted_rrf(lexical, vector, lexical_weight, vector_weight, rrf_k)
     else:
-        fused = fuse([lexical, vector], norm="min-max", method="wsum",
-                     params={"weights": [lexical_weight, vector_weight]})
-        fused = make_run({q: strictly_decreasing(dict(d)) for q, d in fused.to_dict().items()}, name)
+        fused = fuse(
+            [lexical, vector],
+            norm="min-max",
+            method="wsum",
+            params={"weights": [lexical_weight, vector_weight]},
+        )
+        fused = make_run(
+            {q: strictly_decreasing(dict(d)) for q, d in fused.to_dict().items()}, name
+        )
     fused.name = name
     return fused
 
@@ -207,11 +227,13 @@ def optimize_legs(
     """ranx.optimize_fusion (min-max wsum) on the train legs: (weights, train score)."""
     qrels = train.to_ranx()
     aligned = [align_run(legs["lexical"], train), align_run(legs["vector"], train)]
-    best = optimize_fusion(qrels, aligned, norm="min-max", method="wsum", metric=metric,
-                           step=step, show_progress=False)
+    best = optimize_fusion(
+        qrels, aligned, norm="min-max", method="wsum", metric=metric, step=step, show_progress=False
+    )
     lexical_weight, vector_weight = (float(w) for w in best["weights"])
-    fused = fuse_legs(aligned[0], aligned[1], lexical_weight=lexical_weight,
-                      vector_weight=vector_weight)
+    fused = fuse_legs(
+        aligned[0], aligned[1], lexical_weight=lexical_weight, vector_weight=vector_weight
+    )
     score = evaluate_runs(qrels, {"fused": fused}, [metric]).loc["fused", metric]
     return {"lexical_weight": lexical_weight, "vector_weight": vector_weight}, float(score)
 
@@ -242,25 +264,42 @@ def tune_hybrid(
     train, test = queryset.judged().split(train_fraction, seed)
     defaults = SearchParams().as_dict()  # the code defaults: what tuning must beat
     previous = service.stored_params().as_dict()
-    grid_frame = grid_search(service, train, grid, metric=metric, depth=depth, base=defaults,
-                             progress=progress)
+    grid_frame = grid_search(
+        service, train, grid, metric=metric, depth=depth, base=defaults, progress=progress
+    )
     legs = leg_runs(service, train, defaults, progress=progress)
     ranx_weights, ranx_score = optimize_legs(train, legs, metric)
     best_grid = _coerce(dict(grid_frame.iloc[0].drop(metric).dropna()))
     grid_score = float(grid_frame.iloc[0][metric])
     if ranx_score > grid_score:
-        chosen, method, train_score = {"fusion": "weighted", **ranx_weights}, "ranx.optimize_fusion", ranx_score
+        chosen, method, train_score = (
+            {"fusion": "weighted", **ranx_weights},
+            "ranx.optimize_fusion",
+            ranx_score,
+        )
     else:
         chosen, method, train_score = best_grid, "grid", grid_score
     runs, legs = _heldout_runs(service, test, defaults, chosen, ranx_weights, depth, progress)
     heldout = evaluate_runs(test, runs, [metric, *_extra_metrics(metric)])
-    comparison = compare_runs(test, {"defaults": runs["defaults"], "tuned": runs["tuned"]},
-                              [metric])
+    comparison = compare_runs(
+        test, {"defaults": runs["defaults"], "tuned": runs["tuned"]}, [metric]
+    )
     result = TuningResult(
-        metric=metric, train_queries=len(train), test_queries=len(test), grid=grid_frame,
-        ranx_weights=ranx_weights, ranx_train_score=ranx_score, chosen=chosen,
-        chosen_method=method, train_score=train_score, defaults=defaults, heldout=heldout,
-        comparison=comparison, runs=runs, legs=legs, test=test,
+        metric=metric,
+        train_queries=len(train),
+        test_queries=len(test),
+        grid=grid_frame,
+        ranx_weights=ranx_weights,
+        ranx_train_score=ranx_score,
+        chosen=chosen,
+        chosen_method=method,
+        train_score=train_score,
+        defaults=defaults,
+        heldout=heldout,
+        comparison=comparison,
+        runs=runs,
+        legs=legs,
+        test=test,
     )
     result.provenance = _provenance(result, queryset, dataset, seed, train_fraction)
     result.provenance["previous"] = previous
@@ -271,19 +310,33 @@ def tune_hybrid(
 
 
 def _heldout_runs(
-    service: Any, test: QuerySet, defaults: dict[str, Any], chosen: dict[str, Any],
-    ranx_weights: dict[str, float], depth: int, progress: bool,
+    service: Any,
+    test: QuerySet,
+    defaults: dict[str, Any],
+    chosen: dict[str, Any],
+    ranx_weights: dict[str, float],
+    depth: int,
+    progress: bool,
 ) -> tuple[dict[str, Run], dict[str, Run]]:
     tuned = {**defaults, **chosen}
     runs = {
-        "defaults": execute_run(service, test, "hybrid", depth=depth, params=defaults,
-                                name="defaults", progress=progress).run,
-        "tuned": execute_run(service, test, "hybrid", depth=depth, params=tuned, name="tuned",
-                             progress=progress).run,
+        "defaults": execute_run(
+            service,
+            test,
+            "hybrid",
+            depth=depth,
+            params=defaults,
+            name="defaults",
+            progress=progress,
+        ).run,
+        "tuned": execute_run(
+            service, test, "hybrid", depth=depth, params=tuned, name="tuned", progress=progress
+        ).run,
     }
     legs = leg_runs(service, test, defaults, progress=progress)
-    runs["ranx-wsum"] = fuse_legs(legs["lexical"], legs["vector"], queryset=test,
-                                  name="ranx-wsum", **ranx_weights)
+    runs["ranx-wsum"] = fuse_legs(
+        legs["lexical"], legs["vector"], queryset=test, name="ranx-wsum", **ranx_weights
+    )
     return runs, legs
 
 
@@ -314,8 +367,12 @@ def _provenance(
         "queryset_fingerprint": fingerprint(queryset),
         "metric": result.metric,
         "method": result.chosen_method,
-        "split": {"train_fraction": fraction, "seed": seed, "train": result.train_queries,
-                  "test": result.test_queries},
+        "split": {
+            "train_fraction": fraction,
+            "seed": seed,
+            "train": result.train_queries,
+            "test": result.test_queries,
+        },
         "train_score": result.train_score,
         "default_test_score": result.default_test_score,
         "tuned_test_score": result.tuned_test_score,

@@ -42,10 +42,13 @@ class FusionExplorer:
 
     def legs(self) -> pd.DataFrame:
         """The two legs alone, for reference next to any fusion."""
-        return evaluate_runs(self.qrels, {"lexical": self.lexical, "vector": self.vector},
-                             self.metrics)
+        return evaluate_runs(
+            self.qrels, {"lexical": self.lexical, "vector": self.vector}, self.metrics
+        )
 
-    def score(self, method: str = "wsum", lexical_weight: float = 0.5, rrf_k: int = 60) -> pd.Series:
+    def score(
+        self, method: str = "wsum", lexical_weight: float = 0.5, rrf_k: int = 60
+    ) -> pd.Series:
         """Metrics of the legs fused with `method` ("wsum" or "rrf") and these weights."""
         if method not in ("wsum", "rrf"):
             raise ValueError(f"method must be 'wsum' or 'rrf', got {method!r}")
@@ -54,8 +57,14 @@ class FusionExplorer:
         return self._score(method, round(float(lexical_weight), 4), int(rrf_k)).copy()
 
     def _compute(self, method: str, lexical_weight: float, rrf_k: int) -> pd.Series:
-        fused = fuse_legs(self.lexical, self.vector, method=method, lexical_weight=lexical_weight,
-                          rrf_k=rrf_k, name="fused")
+        fused = fuse_legs(
+            self.lexical,
+            self.vector,
+            method=method,
+            lexical_weight=lexical_weight,
+            rrf_k=rrf_k,
+            name="fused",
+        )
         return evaluate_runs(self.qrels, {"fused": fused}, self.metrics).loc["fused"]
 
     def sweep(self, metric: str | None = None, steps: int = 11, rrf_k: int = 60) -> pd.DataFrame:
@@ -63,8 +72,10 @@ class FusionExplorer:
         metric = metric or self.metrics[0]
         weights = [round(w, 4) for w in np.linspace(0.0, 1.0, steps)]
         frame = pd.DataFrame(
-            {method: [self.score(method, w, rrf_k)[metric] for w in weights]
-             for method in ("wsum", "rrf")},
+            {
+                method: [self.score(method, w, rrf_k)[metric] for w in weights]
+                for method in ("wsum", "rrf")
+            },
             index=pd.Index(weights, name="lexical_weight"),
         )
         return frame
@@ -72,7 +83,9 @@ class FusionExplorer:
     def table(self, method: str, lexical_weight: float, rrf_k: int) -> pd.DataFrame:
         """Legs and the current fusion side by side."""
         frame = self.legs()
-        frame.loc[f"{method} (lexical {lexical_weight:.2f})"] = self.score(method, lexical_weight, rrf_k)
+        frame.loc[f"{method} (lexical {lexical_weight:.2f})"] = self.score(
+            method, lexical_weight, rrf_k
+        )
         return frame
 
     def widget(self) -> Any:
@@ -81,8 +94,14 @@ class FusionExplorer:
         from IPython.display import display
 
         method = widgets.ToggleButtons(options=["wsum", "rrf"], value="wsum", description="fusion")
-        weight = widgets.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.05,
-                                     description="lexical weight", continuous_update=True)
+        weight = widgets.FloatSlider(
+            value=0.5,
+            min=0.0,
+            max=1.0,
+            step=0.05,
+            description="lexical weight",
+            continuous_update=True,
+        )
         rrf_k = widgets.IntSlider(value=60, min=1, max=200, step=1, description="rrf k")
         output = widgets.Output()
 

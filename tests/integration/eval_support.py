@@ -16,13 +16,22 @@ TABLES = "conversations, messages, message_embeddings, jobs, settings"
 
 TINY_CORPUS = {
     "d1": ("Sourdough starter", "Feed the starter equal weights of flour and water twice a day."),
-    "d2": ("Espresso channeling", "Holes in the puck mean water found a weak path; use a WDT tool."),
-    "d3": ("Kubernetes probes", "A readiness probe keeps pods out of the service until they serve."),
+    "d2": (
+        "Espresso channeling",
+        "Holes in the puck mean water found a weak path; use a WDT tool.",
+    ),
+    "d3": (
+        "Kubernetes probes",
+        "A readiness probe keeps pods out of the service until they serve.",
+    ),
     "d4": ("Git reflog", "The reflog remembers every position of HEAD for ninety days."),
     "d5": ("Tomato leaves", "Yellow lower leaves on tomatoes often mean the plant lacks nitrogen."),
     "d6": ("Marathon taper", "Cut weekly volume over the last three weeks before the race."),
     "d7": ("Emergency fund", "Keep three to six months of essential expenses in instant savings."),
-    "d8": ("Docker layers", "Copy requirements before the source so the dependency layer is cached."),
+    "d8": (
+        "Docker layers",
+        "Copy requirements before the source so the dependency layer is cached.",
+    ),
 }
 TINY_QUERIES = {
     "q1": ("how often do I feed my sourdough starter", {"d1": 1}),
@@ -38,14 +47,14 @@ def write_tiny_beir(directory: Path) -> Path:
     """A BEIR-format directory: corpus.jsonl, queries.jsonl, qrels/test.tsv."""
     directory.mkdir(parents=True, exist_ok=True)
     with open(directory / "corpus.jsonl", "w") as out:
-        for doc_id, (title, body) in TINY_CORPUS.items():
-            out.write(json.dumps({"_id": doc_id, "title": title, "text": body}) + "\n")
+        out.writelines(json.dumps({"_id": doc_id, "title": title, "text": body}) + "\n" for doc_id, (title, body) in TINY_CORPUS.items())
     with open(directory / "queries.jsonl", "w") as out:
-        for query_id, (query, _) in TINY_QUERIES.items():
-            out.write(json.dumps({"_id": query_id, "text": query}) + "\n")
+        out.writelines(json.dumps({"_id": query_id, "text": query}) + "\n" for query_id, (query, _) in TINY_QUERIES.items())
     (directory / "qrels").mkdir(exist_ok=True)
     lines = ["query-id\tcorpus-id\tscore"] + [
-        f"{qid}\t{doc}\t{rel}" for qid, (_, judged) in TINY_QUERIES.items() for doc, rel in judged.items()
+        f"{qid}\t{doc}\t{rel}"
+        for qid, (_, judged) in TINY_QUERIES.items()
+        for doc, rel in judged.items()
     ]
     (directory / "qrels" / "test.tsv").write_text("\n".join(lines) + "\n")
     return directory

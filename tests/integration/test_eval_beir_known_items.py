@@ -19,7 +19,11 @@ def test_beir_directory_becomes_one_message_conversations(tmp_path: Path) -> Non
     conversations, queryset = load_beir(write_tiny_beir(tmp_path / "tiny"))
     assert len(conversations) == len(TINY_CORPUS)
     first = conversations[0]
-    assert (first.source, first.source_id, first.title) == ("unknown", "beir:tiny:d1", "Sourdough starter")
+    assert (first.source, first.source_id, first.title) == (
+        "unknown",
+        "beir:tiny:d1",
+        "Sourdough starter",
+    )
     assert first.messages[0].source_message_id == "d1"
     assert first.messages[0].content.startswith("Sourdough starter\n\nFeed the starter")
     assert queryset.qrels["q6"] == {"d6": 2, "d7": 0}
@@ -44,7 +48,10 @@ def test_beir_import_and_lexical_run(database, tmp_path: Path) -> None:  # type:
         (lambda d: (d / "corpus.jsonl").unlink(), "corpus.jsonl is missing"),
         (lambda d: (d / "qrels" / "test.tsv").write_text("q1\td1\n"), "test.tsv:1: expected 3"),
         (lambda d: (d / "qrels" / "test.tsv").write_text("q1\tzz\t1\n"), "not in corpus.jsonl"),
-        (lambda d: (d / "queries.jsonl").write_text('{"_id": "q1"}\n'), "queries.jsonl:1: field 'text'"),
+        (
+            lambda d: (d / "queries.jsonl").write_text('{"_id": "q1"}\n'),
+            "queries.jsonl:1: field 'text'",
+        ),
         (lambda d: (d / "corpus.jsonl").write_text("{oops\n"), "corpus.jsonl:1: invalid JSON"),
     ],
 )

@@ -62,8 +62,16 @@ def test_queries_missing_from_a_run_count_as_zero_and_runs_stay_untouched() -> N
 
 def test_compare_reports_both_tests_and_wins() -> None:
     comparison = compare_runs(QUERYSET, [PERFECT, SECOND, MIXED], ["mrr"])
-    assert {"p_t-test", "p_fisher", "significant_t-test", "significant_fisher",
-            "wins_a", "ties", "wins_b", "delta"} <= set(comparison.columns)
+    assert {
+        "p_t-test",
+        "p_fisher",
+        "significant_t-test",
+        "significant_fisher",
+        "wins_a",
+        "ties",
+        "wins_b",
+        "delta",
+    } <= set(comparison.columns)
     row = comparison[(comparison.run_a == "perfect") & (comparison.run_b == "second")].iloc[0]
     assert (row.wins_a, row.ties, row.wins_b) == (20, 0, 0)
     assert row.delta == pytest.approx(-0.5)

@@ -22,8 +22,14 @@ def _sample() -> QuerySet:
         Query("q3", "no judgments here", "keyword"),
     ]
     qrels = {"q1": {"m1": 2, "m2": 1}, "q2": {"m2": 1, "m3": 0}, "q3": {"m9": 0}}
-    return QuerySet("sample", queries, qrels, "message", "a sample",
-                    {"conversation_metadata": {"dataset": "demo"}})
+    return QuerySet(
+        "sample",
+        queries,
+        qrels,
+        "message",
+        "a sample",
+        {"conversation_metadata": {"dataset": "demo"}},
+    )
 
 
 def test_round_trip_through_trec_and_jsonl(tmp_path: Path) -> None:
@@ -111,7 +117,12 @@ def test_demo_queryset_is_labeled_and_varied() -> None:
     categories = set(queryset.categories.values())
     assert {"keyword", "paraphrase", "typo", "quoted", "question"} <= categories
     assert all(any(r == 2 for r in queryset.qrels[q.id].values()) for q in queryset.queries)
-    exports = [json.loads((REPO / "data" / "demo" / p).read_text())
-               for p in ("chatgpt/conversations.json", "claude/conversations.json",
-                         "openwebui/chat-export.json")]
+    exports = [
+        json.loads((REPO / "data" / "demo" / p).read_text())
+        for p in (
+            "chatgpt/conversations.json",
+            "claude/conversations.json",
+            "openwebui/chat-export.json",
+        )
+    ]
     assert [len(export) for export in exports] == [17, 15, 12]

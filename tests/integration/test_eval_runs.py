@@ -4,6 +4,7 @@ three modes genuinely differ, and `evaluate_dataset` returns the tables `dovos e
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -42,10 +43,12 @@ def test_runs_are_deterministic_byte_for_byte(demo, tmp_path: Path) -> None:  # 
         second = execute_run(demo.service, queryset, mode, depth=20, progress=False)
         save_run(first.run, tmp_path / f"{mode}-1.trec")
         save_run(second.run, tmp_path / f"{mode}-2.trec")
-        assert (tmp_path / f"{mode}-1.trec").read_bytes() == (tmp_path / f"{mode}-2.trec").read_bytes()
+        assert (tmp_path / f"{mode}-1.trec").read_bytes() == (
+            tmp_path / f"{mode}-2.trec"
+        ).read_bytes()
         assert first.effective_modes == {mode: 15}
     lines = (tmp_path / "hybrid-1.trec").read_text().splitlines()
-    qid, q0, doc, rank, score, name = lines[0].split()
+    qid, q0, doc, rank, _score, name = lines[0].split()
     assert (q0, rank, name) == ("Q0", "1", "hybrid") and doc.startswith("demo-")
     # Any TREC reader gets the same ranking back (ranx here).
     reread = Run.from_file(str(tmp_path / "hybrid-1.trec"), kind="trec")
@@ -56,21 +59,25 @@ def test_ties_are_broken_by_doc_id_and_scores_stay_strictly_decreasing() -> None
     ordered = strictly_decreasing({"b": 1.0, "a": 1.0, "c": 2.0, "d": 1.0})
     assert list(ordered) == ["c", "a", "b", "d"]
     values = list(ordered.values())
-    assert all(x > y for x, y in zip(values, values[1:], strict=False))
+    assert all(x > y for x, y in itertools.pairwise(values))
     assert values[1] == 1.0 and values[2] < 1.0 and values[2] > 0.999999
 
 
 def test_conversation_level_keeps_each_conversations_best_message(demo) -> None:  # type: ignore[no-untyped-def]
     response = demo.service.search("sourdough starter hooch", mode="lexical", k=20)
     scores = ranked_scores(response.hits, "conversation")
-    assert list(scores)[0] == "demo-cg01"
+    assert next(iter(scores)) == "demo-cg01"
     assert len(scores) == len({hit.conversation_source_id for hit in response.hits})
 
 
 def test_modes_differ_and_tables_hold_significance(demo, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    metrics, comparison, categories, runs = evaluate_querysets(
-        demo.service, demo.dataset.querysets, ["lexical", "vector", "hybrid"], k=10,
-        runs_dir=tmp_path)
+    metrics, comparison, categories, _runs = evaluate_querysets(
+        demo.service,
+        demo.dataset.querysets,
+        ["lexical", "vector", "hybrid"],
+        k=10,
+        runs_dir=tmp_path,
+    )
     table = metrics.loc["demo"]
     assert set(table.index) == {"lexical", "vector", "hybrid"}
     assert table["ndcg@10"].between(0.3, 1.0).all()
@@ -80,6 +87,9 @@ def test_modes_differ_and_tables_hold_significance(demo, tmp_path: Path) -> None
     paraphrase = categories.loc[("demo", "paraphrase")]
     assert paraphrase.loc["vector", "ndcg@10"] > paraphrase.loc["lexical", "ndcg@10"]
     assert sorted(p.name for p in (tmp_path / "demo").iterdir()) == [
-        "hybrid.trec", "lexical.trec", "vector.trec"]
+        "hybrid.trec",
+        "lexical.trec",
+        "vector.trec",
+    ]
     verdict = hybrid_verdict(hybrid_tests(comparison, "ndcg@10"))
     assert "t-test p=" in verdict and "Fisher p=" in verdict

@@ -25,17 +25,28 @@ def demo(database_session, embedder):  # type: ignore[no-untyped-def]
 
 @pytest.fixture(scope="module")
 def tuned(demo):  # type: ignore[no-untyped-def]
-    return tune_hybrid(demo.service, demo.dataset.queryset, grid=GRID, seed=1, save=True,
-                       dataset="demo", progress=False)
+    return tune_hybrid(
+        demo.service,
+        demo.dataset.queryset,
+        grid=GRID,
+        seed=1,
+        save=True,
+        dataset="demo",
+        progress=False,
+    )
 
 
 def test_grid_and_ranx_are_scored_on_train_only(tuned) -> None:  # type: ignore[no-untyped-def]
     assert tuned.train_queries + tuned.test_queries == 104
     assert len(tuned.grid) == 2 and tuned.grid["ndcg@10"].is_monotonic_decreasing
     assert set(tuned.ranx_weights) == {"lexical_weight", "vector_weight"}
-    assert tuned.ranx_weights["lexical_weight"] + tuned.ranx_weights["vector_weight"] == pytest.approx(1.0)
+    assert tuned.ranx_weights["lexical_weight"] + tuned.ranx_weights[
+        "vector_weight"
+    ] == pytest.approx(1.0)
     assert tuned.chosen_method in ("grid", "ranx.optimize_fusion")
-    assert tuned.train_score == pytest.approx(max(tuned.grid["ndcg@10"].max(), tuned.ranx_train_score))
+    assert tuned.train_score == pytest.approx(
+        max(tuned.grid["ndcg@10"].max(), tuned.ranx_train_score)
+    )
     assert tuned.test is not None and len(tuned.test) == tuned.test_queries
 
 
@@ -58,8 +69,12 @@ def test_chosen_parameters_are_saved_with_provenance(demo, tuned) -> None:  # ty
     provenance = stored["provenance"]
     assert provenance["dataset"] == "demo" and provenance["metric"] == "ndcg@10"
     assert provenance["method"] == tuned.chosen_method
-    assert provenance["split"] == {"train_fraction": 0.5, "seed": 1, "train": tuned.train_queries,
-                                   "test": tuned.test_queries}
+    assert provenance["split"] == {
+        "train_fraction": 0.5,
+        "seed": 1,
+        "train": tuned.train_queries,
+        "test": tuned.test_queries,
+    }
     assert provenance["tuned_test_score"] == pytest.approx(tuned.tuned_test_score)
     assert "date" in provenance and len(provenance["queryset_fingerprint"]) == 12
     assert demo.service.stored_params() == SearchParams().merged(tuned.chosen)
@@ -72,14 +87,16 @@ def test_fusion_explorer_refuses_in_memory_like_the_service(demo, tuned) -> None
     share = weights["lexical_weight"]
     # The in-memory wsum at ranx's weights is the "ranx-wsum" run of the held-out table.
     assert explorer.score("wsum", share)["ndcg@10"] == pytest.approx(
-        tuned.heldout.loc["ranx-wsum", "ndcg@10"])
+        tuned.heldout.loc["ranx-wsum", "ndcg@10"]
+    )
     # lexical weight 1 is the lexical leg alone (up to how its ties are ordered)
     assert explorer.score("wsum", 1.0)["ndcg@10"] == pytest.approx(
-        explorer.legs().loc["lexical", "ndcg@10"], abs=0.02)
+        explorer.legs().loc["lexical", "ndcg@10"], abs=0.02
+    )
     sweep = explorer.sweep(steps=5)
     assert list(sweep.columns) == ["wsum", "rrf"] and len(sweep) == 5
     widget = explorer.widget()
-    method, weight, rrf_k, output = widget.children
+    weight = widget.children[1]
     weight.value = 0.8  # moving the slider re-fuses and redraws
     assert explorer._score.cache_info().currsize >= 6
     with pytest.raises(ValueError, match="lexical_weight"):
@@ -91,15 +108,23 @@ def test_in_memory_weighted_fusion_matches_the_database(demo) -> None:  # type: 
     from dovos.evaluation.runs import execute_run
 
     queryset = demo.dataset.queryset.head(30)
-    params = {**SearchParams().as_dict(), "fusion": "weighted", "lexical_weight": 0.4,
-              "vector_weight": 0.6}
+    params = {
+        **SearchParams().as_dict(),
+        "fusion": "weighted",
+        "lexical_weight": 0.4,
+        "vector_weight": 0.6,
+    }
     legs = leg_runs(demo.service, queryset, params, progress=False)
     in_memory = fuse_legs(legs["lexical"], legs["vector"], lexical_weight=0.4, queryset=queryset)
     in_database = execute_run(demo.service, queryset, "hybrid", params=params, progress=False).run
     scores = evaluate_runs(queryset, {"memory": in_memory, "database": in_database}, ["ndcg@10"])
-    assert scores.loc["memory", "ndcg@10"] == pytest.approx(scores.loc["database", "ndcg@10"], abs=1e-6)
+    assert scores.loc["memory", "ndcg@10"] == pytest.approx(
+        scores.loc["database", "ndcg@10"], abs=1e-6
+    )
 
 
 def test_expand_grid() -> None:
     assert expand_grid({"rrf_k": [10, 60], "lexical_weight": [0.5]}) == [
-        {"rrf_k": 10, "lexical_weight": 0.5}, {"rrf_k": 60, "lexical_weight": 0.5}]
+        {"rrf_k": 10, "lexical_weight": 0.5},
+        {"rrf_k": 60, "lexical_weight": 0.5},
+    ]

@@ -3,8 +3,10 @@ demo archive in the session's database; each must write numbers to its results J
 
 from __future__ import annotations
 
+import ast
 import json
 from pathlib import Path
+from typing import Any
 
 import nbformat
 import pytest
@@ -16,9 +18,12 @@ SMALL = {
     "worker": {"reembed": True, "poll_seconds": 0.2},
     "compare_rankings": {"max_queries": 12, "depth": 20},
     "tune_hybrid_weights": {
-        "max_queries": 24, "interactive": True,
-        "grid": [{"fusion": "rrf"}, {"fusion": "weighted", "lexical_weight": 0.4,
-                                     "vector_weight": 0.6}],
+        "max_queries": 24,
+        "interactive": True,
+        "grid": [
+            {"fusion": "rrf"},
+            {"fusion": "weighted", "lexical_weight": 0.4, "vector_weight": 0.6},
+        ],
     },
     "latency_vs_golden": {"max_queries": 8, "include_api": True, "api_requests": 50},
 }
@@ -33,8 +38,12 @@ def demo_database(database_session, embedder):  # type: ignore[no-untyped-def]
     yield database_session
     database_session.engine.dispose()
     with database_session.engine.begin() as conn:
-        conn.execute(text("TRUNCATE conversations, messages, message_embeddings, jobs, settings "
-                          "RESTART IDENTITY CASCADE"))
+        conn.execute(
+            text(
+                "TRUNCATE conversations, messages, message_embeddings, jobs, settings "
+                "RESTART IDENTITY CASCADE"
+            )
+        )
 
 
 def test_every_notebook_has_literal_parameters_and_no_outputs() -> None:
@@ -43,11 +52,20 @@ def test_every_notebook_has_literal_parameters_and_no_outputs() -> None:
         tagged = [c for c in book.cells if "parameters" in c.metadata.get("tags", [])]
         assert len(tagged) == 1, name
         assert "results_path" in tagged[0].source and "dataset" in tagged[0].source
-        namespace: dict[str, object] = {}
-        exec(compile(tagged[0].source, name, "exec"), {}, namespace)  # plain literals only
-        assert namespace["dataset"] == "demo"
+        values = _literal_assignments(tagged[0].source)
+        assert values["dataset"] == "demo" and values["results_path"].endswith(f"{name}.json")
         assert all(not c.get("outputs") for c in book.cells if c.cell_type == "code"), name
         assert book.metadata["kernelspec"]["name"] == "python3"
+
+
+def _literal_assignments(source: str) -> dict[str, Any]:
+    """name -> value of each assignment; ast.literal_eval fails on anything but a literal."""
+    values = {}
+    for node in ast.parse(source).body:
+        assert isinstance(node, ast.Assign | ast.AnnAssign), ast.dump(node)
+        target = node.targets[0] if isinstance(node, ast.Assign) else node.target
+        values[target.id] = ast.literal_eval(node.value)
+    return values
 
 
 def _numbers(value: object) -> list[float]:
@@ -97,10 +115,21 @@ def _tune(results: dict) -> None:  # type: ignore[type-arg]
 
 def _latency(results: dict) -> None:  # type: ignore[type-arg]
     endpoints = {row["endpoint"] for row in results["rows"]}
-    assert {"search (lexical)", "search (vector)", "search (hybrid)", "GET /api/search (distinct q)",
-            "GET /api/conversations"} <= endpoints
-    assert all(row["p95_ms"] >= row["p50_ms"] > 0 and row["legacy_ms"] > 0 for row in results["rows"])
+    assert {
+        "search (lexical)",
+        "search (vector)",
+        "search (hybrid)",
+        "GET /api/search (distinct q)",
+        "GET /api/conversations",
+    } <= endpoints
+    assert all(
+        row["p95_ms"] >= row["p50_ms"] > 0 and row["legacy_ms"] > 0 for row in results["rows"]
+    )
 
 
-CHECKS = {"worker": _worker, "compare_rankings": _compare, "tune_hybrid_weights": _tune,
-          "latency_vs_golden": _latency}
+CHECKS = {
+    "worker": _worker,
+    "compare_rankings": _compare,
+    "tune_hybrid_weights": _tune,
+    "latency_vs_golden": _latency,
+}
