@@ -14,6 +14,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -92,6 +93,8 @@ class SearchService:
                 if mode == "vector":
                     rows = self._run(conn, "lexical", parsed, None, resolved, filters, k)
         hits = [_hit(row, rank, parsed) for rank, row in enumerate(rows, start=1)]
+        if effective == "lexical" and mode == "hybrid":  # same order; report the leg's score
+            hits = [replace(h, score=h.lexical_score or 0.0) for h in hits]
         return SearchResponse(
             query=parsed.text,
             mode=mode,
