@@ -120,7 +120,7 @@ class SearchService:
         try:
             if self._cache is None:
                 self._cache = QueryEmbeddingCache(self.embedder)
-            with _one_torch_thread():
+            with one_torch_thread():
                 return self._cache.encode_one(parsed.embedding_text), ""
         except EmbeddingModelError as error:
             return None, f"embedding model unavailable ({error}): ranked lexically"
@@ -172,7 +172,7 @@ _THREADS_LOCK = threading.Lock()
 
 
 @contextmanager
-def _one_torch_thread() -> Iterator[None]:
+def one_torch_thread() -> Iterator[None]:
     """Encode one short query on one torch thread. Intra-op threads buy nothing on a
     dozen tokens, and when the cores are busy (a worker encoding, the database) they
     wait on each other: measured 28 ms on one thread vs 106 ms on two, same machine."""
