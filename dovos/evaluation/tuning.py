@@ -211,14 +211,43 @@ def fuse_legs(
 
 def _weighted_rrf(lexical: Run, vector: Run, wl: float, wv: float, k: int) -> Run:
     """RRF with per-leg weights, as the service's rrf fusion (ranx's rrf has no weights)."""
-    data: dict[str, dict[str, float]] = {}
-    for run, weight in ((lexical, wl), (vector, wv)):
-        for qid, docs in run.to_dict().items():
-            ranked = sorted(docs.items(), key=lambda item: (-item[1], item[0]))
-            scores = data.setdefault(qid, {})
-            for rank, (doc, _) in enumerate(ranked, 1):
-                scores[doc] = scores.get(doc, 0.0) + weight / (k + rank)
-    return make_run({qid: strictly_decreasing(docs) for qid, docs in data.items()}, "rrf")
+    return make_run(fused_scores(lexical.to_dict(), vector.to_dict(), "rrf", wl, wv, k), "rrf")
+
+
+Scores = dict[str, dict[str, float]]
+
+
+def fused_scores(
+    lexical: Scores, vector: Scores, method: str, wl: float, wv: float, rrf_k: int = 60
+) -> Scores:
+    """Fusion of two legs given as plain dicts, in pure Python (what the sliders use).
+
+    wsum: the weighted sum of min-max normalised scores, (s - min) / max(max - min, 1e-9)
+    per leg and query, 0 for a leg that missed the doc: exactly ranx.fuse's "wsum" and
+    the service's "weighted" fusion. rrf: the sum of weight / (k + rank) over the legs.
+    Ties are broken by doc id (`strictly_decreasing`).
+    """
+    fused: Scores = {}
+    for qid in sorted(set(lexical) | set(vector)):
+        legs = [(lexical.get(qid) or {}, wl), (vector.get(qid) or {}, wv)]
+        scores: dict[str, float] = {}
+        for docs, weight in legs:
+            for doc, value in _leg_values(docs, method, rrf_k).items():
+                scores[doc] = scores.get(doc, 0.0) + weight * value
+        if scores:
+            fused[qid] = strictly_decreasing(scores)
+    return fused
+
+
+def _leg_values(docs: dict[str, float], method: str, rrf_k: int) -> dict[str, float]:
+    if not docs:
+        return {}
+    if method == "rrf":
+        ranked = sorted(docs.items(), key=lambda item: (-item[1], item[0]))
+        return {doc: 1.0 / (rrf_k + rank) for rank, (doc, _) in enumerate(ranked, 1)}
+    low, high = min(docs.values()), max(docs.values())
+    spread = max(high - low, 1e-9)
+    return {doc: (value - low) / spread for doc, value in docs.items()}
 
 
 def optimize_legs(

@@ -1,8 +1,10 @@
 """An ipywidgets view that re-fuses cached leg runs in memory as sliders move.
 
 The lexical and vector legs are searched once (`tuning.leg_runs`); every slider move
-then fuses them in memory with ranx (min-max weighted sum, or weighted RRF) and scores
-the result against the judgments, in milliseconds, without touching the database.
+then fuses them in memory (`tuning.fused_scores`: the min-max weighted sum that ranx.fuse
+and the service compute, or weighted RRF) and scores the result with ranx against the
+judgments, without touching the database (`dovos.benchmarks.evaluation` measures how
+much faster that is than re-ranking through the database).
 
     explorer = FusionExplorer(queryset, legs["lexical"], legs["vector"])
     explorer.widget()            # in a notebook cell: sliders + live metrics table
@@ -16,11 +18,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from ranx import Run
+from ranx import Qrels, Run, evaluate
 
 from dovos.evaluation.metrics import evaluate_runs
 from dovos.evaluation.querysets import QuerySet
-from dovos.evaluation.tuning import align_run, fuse_legs
+from dovos.evaluation.tuning import align_run, fused_scores
 
 
 class FusionExplorer:
@@ -38,6 +40,13 @@ class FusionExplorer:
         self.lexical = align_run(lexical, self.queryset)
         self.vector = align_run(vector, self.queryset)
         self.metrics = metrics or ["ndcg@10", "recall@10", "mrr"]
+        self._legs = (self.lexical.to_dict(), self.vector.to_dict())
+        # Queries neither leg answered score 0 whatever the weights: score the others and
+        # scale by their share, so each move converts no more than it must.
+        judged = self.qrels.to_dict()
+        self._answered = [q for q in sorted(judged) if self._legs[0].get(q) or self._legs[1].get(q)]
+        self._answered_qrels = Qrels.from_dict({q: judged[q] for q in self._answered})
+        self._share = len(self._answered) / len(judged)
         self._score = lru_cache(maxsize=512)(self._compute)
 
     def legs(self) -> pd.DataFrame:
@@ -57,15 +66,13 @@ class FusionExplorer:
         return self._score(method, round(float(lexical_weight), 4), int(rrf_k)).copy()
 
     def _compute(self, method: str, lexical_weight: float, rrf_k: int) -> pd.Series:
-        fused = fuse_legs(
-            self.lexical,
-            self.vector,
-            method=method,
-            lexical_weight=lexical_weight,
-            rrf_k=rrf_k,
-            name="fused",
-        )
-        return evaluate_runs(self.qrels, {"fused": fused}, self.metrics).loc["fused"]
+        if not self._answered:
+            return pd.Series(0.0, index=self.metrics)
+        fused = fused_scores(*self._legs, method, lexical_weight, 1.0 - lexical_weight, rrf_k)
+        run = Run.from_dict({q: fused[q] for q in self._answered})
+        asked = list(dict.fromkeys([*self.metrics, "mrr", "map"]))  # ranx needs two or more
+        values = evaluate(self._answered_qrels, run, asked, save_results_in_run=False)
+        return pd.Series({m: float(values[m]) * self._share for m in self.metrics})
 
     def sweep(self, metric: str | None = None, steps: int = 11, rrf_k: int = 60) -> pd.DataFrame:
         """`metric` for lexical weights 0..1 (rows) under wsum and rrf (columns)."""
