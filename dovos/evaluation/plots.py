@@ -144,7 +144,7 @@ def plot_drain(frame: pd.DataFrame, title: str = "Embedding queue draining") -> 
     right.axhline(100, color="black", linewidth=0.8, linestyle="--")
     right.set_ylim(0, 105)
     right.set_xlabel("seconds")
-    right.set_ylabel("% of messages embedded")
+    right.set_ylabel("% of the archive's messages embedded")
     right.set_title("coverage")
     right.grid(alpha=0.3)
     fig.suptitle(title)

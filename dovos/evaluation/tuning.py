@@ -40,7 +40,7 @@ DEFAULT_GRID: list[dict[str, Any]] = [
     ),
     *(
         {"fusion": "weighted", "lexical_weight": round(w, 2), "vector_weight": round(1 - w, 2)}
-        for w in (0.3, 0.5, 0.7)
+        for w in (0.3, 0.5, 0.6, 0.7, 0.8, 0.9)
     ),
 ]
 
@@ -65,7 +65,7 @@ class TuningResult:
     chosen_method: str  # "grid" or "ranx.optimize_fusion"
     train_score: float
     defaults: dict[str, Any]
-    heldout: pd.DataFrame  # defaults vs tuned (and ranx in memory) on the test split
+    heldout: pd.DataFrame  # defaults, tuned, ranx in memory and each leg on the test split
     comparison: pd.DataFrame  # defaults vs tuned, both significance tests
     saved: bool = False
     provenance: dict[str, Any] = field(default_factory=dict)
@@ -95,15 +95,17 @@ class TuningResult:
         row = self.comparison[self.comparison["metric"] == self.metric]
         p = float(row["p_t-test"].iloc[0]) if not row.empty else float("nan")
         change = self.tuned_test_score - self.default_test_score
-        if self.improved:
-            judgement = "beat" if self.significant else "beat, but not significantly,"
+        if self.improved and self.significant:
+            judgement = "beat the defaults"
+        elif self.improved:
+            judgement = "did not significantly beat the defaults (the gain is within noise)"
         else:
-            judgement = "did not beat"
+            judgement = "did not beat the defaults"
         return (
-            f"Tuned parameters ({self.chosen_method}) {judgement} the defaults on the "
+            f"Tuned parameters ({self.chosen_method}, {self.chosen}) {judgement} on the "
             f"{self.test_queries} held-out queries: {self.metric} "
             f"{self.tuned_test_score:.3f} vs {self.default_test_score:.3f} "
-            f"({change:+.3f}, paired t-test p={p:.3g})."
+            f"({change:+.4f}, paired t-test p={p:.3g})."
         )
 
     def summary(self) -> dict[str, Any]:
@@ -366,6 +368,7 @@ def _heldout_runs(
     runs["ranx-wsum"] = fuse_legs(
         legs["lexical"], legs["vector"], queryset=test, name="ranx-wsum", **ranx_weights
     )
+    runs.update(legs)  # the single legs, for reference in the held-out table
     return runs, legs
 
 
