@@ -309,7 +309,8 @@ class Worker:
             self._set_state("stopping")
             self._done.set()
             for thread in helpers:
-                thread.join(timeout=5)
+                if thread.ident is not None:  # started
+                    thread.join(timeout=5)
             self.stats.elapsed_seconds = time.monotonic() - started
             self._set_state("stopped")
             try:
@@ -402,7 +403,7 @@ class Worker:
                 message_id = batch.to_encode[index][0]
                 for job in batch.jobs_by_message[message_id]:
                     batch.failures[job.id] = error
-            done = self._write(connection, batch, vectors, encode_errors)
+            done = self._write(connection, batch, vectors)
             unsettled -= set(done)
             self._record_failures(connection, batch)
             unsettled.clear()
@@ -483,7 +484,6 @@ class Worker:
         connection: psycopg.Connection[Any],
         batch: _Batch,
         vectors: list[np.ndarray | None],
-        encode_errors: dict[int, str],
     ) -> list[int]:
         """Upsert the new embeddings and complete the settled jobs in one transaction."""
         rows = [
@@ -596,7 +596,7 @@ class Worker:
                     self._listening.set()
                     self._wake.set()  # jobs enqueued before LISTEN took effect
                     while not self._done.is_set():
-                        for _ in connection.notifies(timeout=0.5):
+                        for _ in connection.notifies(timeout=0.25):
                             self._wake.set()
             except psycopg.Error as error:
                 log.warning("worker %s cannot listen (%s); polling every %.1fs",

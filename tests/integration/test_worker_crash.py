@@ -27,7 +27,7 @@ from worker_support import (
 from dovos.worker import Worker, worker_heartbeats
 
 MESSAGES = 2000
-WORDS = "memory garden trip painting support group camping adoption concert book".split()
+WORDS = ["memory", "garden", "trip", "painting", "support", "group", "camping", "adoption", "concert", "book"]
 
 
 def _text(i: int) -> str:

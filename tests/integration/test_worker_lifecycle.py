@@ -13,7 +13,15 @@ import time
 from pathlib import Path
 
 import pytest
-from worker_support import FakeEmbedder, conversations, embeddings, job_counts, jobs, store, wait_until
+from worker_support import (
+    FakeEmbedder,
+    conversations,
+    embeddings,
+    job_counts,
+    jobs,
+    store,
+    wait_until,
+)
 
 from dovos.worker import Worker, worker_heartbeats
 
@@ -34,7 +42,7 @@ def test_idle_worker_wakes_on_notify_within_a_second(database) -> None:
             time.sleep(0.3)  # let the worker go back to sleep
             started = time.monotonic()
             store(database, conversations(1, tag=f"wake-{round_}"))
-            wait_until(lambda: len(embeddings(database, embedder.name)) == round_ + 1, 10,
+            wait_until(lambda n=round_ + 1: len(embeddings(database, embedder.name)) == n, 10,
                        interval=0.01)
             latencies.append(time.monotonic() - started)
     finally:

@@ -1,0 +1,285 @@
+"""Worker throughput: the whole job path against plain `model.encode` of the same texts.
+
+For each configuration (jobs per claim, model batch size, loops) and repetition, the
+benchmark takes the LoCoMo dev turns (or ~3,400 generated messages when the dataset is
+absent) in `slices` groups of whole conversations; for each group it ingests it, reads
+the exact texts the worker will embed (`fetch_embedding_inputs`), and times, back to
+back on the same machine:
+
+- reference: one `embedder.encode(texts, batch_size=encode_batch_size)` call per group,
+  which sorts the group by length (the model's best case, no database at all). It runs
+  in a thread of its own, as the worker's encode does: on a machine busier than its
+  cores, torch's OpenMP team spin-waits differently when started from the main thread
+  (measured here under load: main thread ~2x slower; equal with OMP_WAIT_POLICY=PASSIVE),
+  and the comparison should be about the job path, not that;
+- worker: `Worker(...).run(until_empty=True)` draining the same messages' jobs: claim,
+  read texts, encode, upsert embeddings (HNSW index included), complete the jobs.
+
+It prints both rates over all groups and their ratio (aim: >= 0.9), and deletes its
+conversations afterwards. Which side goes first alternates from group to group, and
+groups are short (tens of seconds), so a machine whose load changes during the
+benchmark (other processes on a shared machine) does not favour one side. Each
+group's worker is a fresh `run()`, so its start-up and shut-down count against it.
+
+    from dovos.benchmarks.worker import run_worker_benchmark
+    run_worker_benchmark(get_database(), locomo_path="../shared/datasets/locomo/locomo10_dev.json")
+
+Run it on a database whose queue is otherwise empty and with no other worker attached.
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+import threading
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dovos.embeddings import Embedder, get_embedder
+from dovos.importers.parsed import ParsedConversation, ParsedMessage
+from dovos.ingest import ingest
+from dovos.search.document_text import fetch_embedding_inputs
+from dovos.worker import DEFAULT_BATCH_SIZE, DEFAULT_ENCODE_BATCH_SIZE, Worker
+
+BENCH_PREFIX = "bench-worker:"
+AIM_RATIO = 0.9
+GENERATED_MESSAGES = 3_400
+# (jobs per claim, texts per model batch, loops)
+DEFAULT_CONFIGS: tuple[tuple[int, int, int], ...] = (
+    (DEFAULT_BATCH_SIZE, DEFAULT_ENCODE_BATCH_SIZE, 1),
+)
+
+
+@dataclass
+class WorkerRun:
+    """One configuration, one repetition: both timings and their ratio."""
+
+    batch_size: int
+    encode_batch_size: int
+    concurrency: int
+    messages: int
+    reference_seconds: float
+    worker_seconds: float
+
+    @property
+    def reference_rate(self) -> float:
+        return self.messages / self.reference_seconds
+
+    @property
+    def worker_rate(self) -> float:
+        return self.messages / self.worker_seconds
+
+    @property
+    def ratio(self) -> float:
+        return self.worker_rate / self.reference_rate
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "reference_rate": round(self.reference_rate, 1),
+                "worker_rate": round(self.worker_rate, 1), "ratio": round(self.ratio, 3)}
+
+
+@dataclass
+class WorkerBenchmark:
+    """All runs, and per configuration the median ratio over its repetitions."""
+
+    source: str
+    messages: int
+    runs: list[WorkerRun] = field(default_factory=list)
+
+    def medians(self) -> dict[tuple[int, int, int], float]:
+        grouped: dict[tuple[int, int, int], list[float]] = {}
+        for run in self.runs:
+            key = (run.batch_size, run.encode_batch_size, run.concurrency)
+            grouped.setdefault(key, []).append(run.ratio)
+        return {key: statistics.median(ratios) for key, ratios in grouped.items()}
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "messages": self.messages,
+            "aim_ratio": AIM_RATIO,
+            "runs": [run.as_dict() for run in self.runs],
+            "median_ratio": {
+                f"batch {b}, encode batch {e}, concurrency {c}": round(ratio, 3)
+                for (b, e, c), ratio in self.medians().items()
+            },
+        }
+
+
+def benchmark_conversations(locomo_path: str | Path | None) -> tuple[str, list[ParsedConversation]]:
+    """The LoCoMo dev turns as conversations, or generated ones of similar size."""
+    if locomo_path is not None and Path(locomo_path).is_file():
+        from dovos.evaluation.locomo import load_locomo
+
+        conversations = load_locomo(locomo_path).conversations
+        source = f"LoCoMo dev ({Path(locomo_path).name})"
+    else:
+        conversations = generated_conversations()
+        source = "generated"
+    tagged = [
+        ParsedConversation("unknown", BENCH_PREFIX + c.source_id, c.title, c.messages,
+                           c.created_at, c.metadata)
+        for c in conversations
+    ]
+    return source, tagged
+
+
+def generated_conversations(
+    messages: int = GENERATED_MESSAGES, seed: int = 7
+) -> list[ParsedConversation]:
+    """Chat-like turns of 5 to 60 words (LoCoMo turns average ~125 characters)."""
+    rng = random.Random(seed)
+    words = ["trip", "garden", "painting", "family", "dog", "camping", "concert", "book", "friend", "work", "school", "music", "dinner", "beach", "photo", "weekend", "project", "support", "group", "adoption", "race", "pottery", "hiking", "museum", "recipe", "birthday"]
+    conversations = []
+    for start in range(0, messages, 20):
+        turns = [
+            ParsedMessage("user" if i % 2 == 0 else "assistant",
+                          " ".join(rng.choices(words, k=int(rng.triangular(5, 60, 14)))) + ".")
+            for i in range(start, min(start + 20, messages))
+        ]
+        conversations.append(ParsedConversation("unknown", f"generated-{start // 20}",
+                                                f"generated {start // 20}", turns))
+    return conversations
+
+
+def run_worker_benchmark(
+    database: Any,
+    embedder: Embedder | None = None,
+    *,
+    locomo_path: str | Path | None = None,
+    configs: tuple[tuple[int, int, int], ...] = DEFAULT_CONFIGS,
+    repeats: int = 1,
+    slices: int = 4,
+) -> WorkerBenchmark:
+    """Time worker drains against plain encode for each config; print and return figures."""
+    embedder = embedder or get_embedder()
+    source, conversations = benchmark_conversations(locomo_path)
+    _require_idle_queue(database)
+    embedder.encode(["warm up"])
+    result = WorkerBenchmark(source, sum(len(c.messages) for c in conversations))
+    print(f"\nworker benchmark: {result.messages} messages from {source}, "
+          f"model {embedder.name}, {repeats} repetition(s) per configuration")
+    for config in configs:
+        for _ in range(repeats):
+            run = _one_run(database, embedder, conversations, config, slices=slices,
+                           first=len(result.runs))
+            result.runs.append(run)
+            print(f"  batch {run.batch_size:4d} encode batch {run.encode_batch_size:3d} "
+                  f"concurrency {run.concurrency}: plain encode {run.reference_rate:6.1f} msg/s, "
+                  f"worker {run.worker_rate:6.1f} msg/s, ratio {run.ratio:.3f}")
+    for (b, e, c), ratio in result.medians().items():
+        print(f"median ratio, batch {b}, encode batch {e}, concurrency {c}: {ratio:.3f} "
+              f"(aim >= {AIM_RATIO})")
+    return result
+
+
+def _one_run(
+    database: Any,
+    embedder: Embedder,
+    conversations: list[ParsedConversation],
+    config: tuple[int, int, int],
+    *,
+    slices: int,
+    first: int,
+) -> WorkerRun:
+    """Time both sides slice by slice, alternating which goes first, and sum."""
+    batch_size, encode_batch_size, concurrency = config
+    reference_seconds = worker_seconds = 0.0
+    messages = 0
+    try:
+        for index, part in enumerate(_slices(conversations, slices)):
+            with database.connect() as connection:
+                ingest(connection, part)
+            texts = _embedding_texts(database, [c.source_id for c in part])
+            messages += len(texts)
+            if (first + index) % 2:
+                worker_seconds += _time_worker(database, embedder, config, len(texts))
+                reference_seconds += _time_encode(embedder, texts, encode_batch_size)
+            else:
+                reference_seconds += _time_encode(embedder, texts, encode_batch_size)
+                worker_seconds += _time_worker(database, embedder, config, len(texts))
+    finally:
+        _delete_benchmark_rows(database)
+    return WorkerRun(batch_size, encode_batch_size, concurrency, messages,
+                     reference_seconds, worker_seconds)
+
+
+def _slices(conversations: list[ParsedConversation], count: int) -> list[list[ParsedConversation]]:
+    """Whole conversations in `count` groups of about the same number of messages."""
+    total = sum(len(c.messages) for c in conversations)
+    groups: list[list[ParsedConversation]] = [[]]
+    filled = 0
+    for conversation in conversations:
+        if filled >= total * len(groups) / count and len(groups) < count:
+            groups.append([])
+        groups[-1].append(conversation)
+        filled += len(conversation.messages)
+    return [group for group in groups if group]
+
+
+def _time_encode(embedder: Embedder, texts: list[str], encode_batch_size: int) -> float:
+    """Plain encode of `texts` in one call, in a thread of its own (see module docstring)."""
+    thread = threading.Thread(
+        target=embedder.encode, args=(texts,), kwargs={"batch_size": encode_batch_size}
+    )
+    started = time.perf_counter()
+    thread.start()
+    thread.join()
+    return time.perf_counter() - started
+
+
+def _time_worker(
+    database: Any, embedder: Embedder, config: tuple[int, int, int], expected: int
+) -> float:
+    """A worker draining the queue (start-up and shut-down included)."""
+    batch_size, encode_batch_size, concurrency = config
+    started = time.perf_counter()
+    stats = Worker(database, embedder=embedder, batch_size=batch_size,
+                   encode_batch_size=encode_batch_size, concurrency=concurrency,
+                   progress=False).run(until_empty=True)
+    elapsed = time.perf_counter() - started
+    if stats.messages_embedded != expected:
+        raise RuntimeError(f"the worker embedded {stats.messages_embedded} of {expected} messages")
+    return elapsed
+
+
+def _embedding_texts(database: Any, source_ids: list[str]) -> list[str]:
+    """The texts the worker will encode for these benchmark conversations."""
+    with database.connect() as connection, connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT m.id FROM messages m JOIN conversations c ON c.id = m.conversation_id "
+            "WHERE c.source = 'unknown' AND c.source_id = ANY(%s) ORDER BY m.id",
+            (source_ids,),
+        )
+        ids: list[uuid.UUID] = [row[0] for row in cursor.fetchall()]
+        return [text for _, _, text in fetch_embedding_inputs(cursor, ids)]
+
+
+def _require_idle_queue(database: Any) -> None:
+    with database.connect() as connection:
+        live = connection.execute(
+            "SELECT count(*) FROM jobs WHERE status IN ('pending', 'running')"
+        ).fetchone()
+    if live and live[0]:
+        raise RuntimeError(
+            f"the queue holds {live[0]} pending or running jobs: the benchmark's worker would "
+            "embed them too. Drain it first (dovos worker --until-empty) or use an empty database."
+        )
+
+
+def _delete_benchmark_rows(database: Any) -> None:
+    """Remove the benchmark's conversations (cascade: messages, embeddings) and jobs."""
+    with database.connect() as connection, connection.transaction():
+        connection.execute(
+            "DELETE FROM jobs WHERE payload->>'message_id' IN ("
+            "  SELECT m.id::text FROM messages m JOIN conversations c ON c.id = m.conversation_id"
+            "  WHERE c.source_id LIKE %s)",
+            (BENCH_PREFIX + "%",),
+        )
+        connection.execute("DELETE FROM conversations WHERE source_id LIKE %s",
+                            (BENCH_PREFIX + "%",))
+    with database.connect(autocommit=True) as connection:
+        connection.execute("VACUUM message_embeddings, messages, jobs")
