@@ -66,6 +66,11 @@ def eval_command(
         typer.echo(result.table(name).to_string())
         if "hybrid" in chosen and len(chosen) > 1:
             typer.echo(hybrid_verdict(hybrid_tests(comparison, f"ndcg@{k}")))
+    if "skipped_questions" in result.info:
+        typer.echo(
+            f"\n{result.info['skipped_questions']} questions skipped (no usable evidence), "
+            f"{result.info['dropped_evidence']} evidence ids naming no turn dropped"
+        )
     typer.echo(f"\nrun files: {runs_dir / _slug(dataset)}")
 
 

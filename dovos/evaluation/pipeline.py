@@ -139,7 +139,9 @@ def hybrid_verdict(tests: dict[str, Any], alpha: float = 0.05) -> str:
             f"Fisher p={test['p_fisher']:.2g}: {'significant' if significant else 'not significant'})"
         )
     legs = " and ".join(parts)
-    outcome = "above both single legs" if above else "NOT above both single legs"
+    others = [key.removeprefix("hybrid_vs_") for key in tests]
+    compared = "both single legs" if len(others) == 2 else " and ".join(others)
+    outcome = f"above {compared}" if above else f"NOT above {compared}"
     return f"hybrid {metric} {hybrid:.3f} vs {legs}: hybrid is {outcome}."
 
 
