@@ -30,6 +30,7 @@ LIMITS: dict[str, tuple[float, float]] = {
     "bm25_b": (0, 1),
     "context_weight": (0, 10),
     "lexical_pool": (1, 100_000),
+    "common_term_share": (0, 1),
     "fuzzy_below": (0, 10_000),
     "fuzzy_threshold": (0, 1),
 }

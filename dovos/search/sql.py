@@ -16,7 +16,7 @@ from dovos.search.types import SearchFilters, SearchParams
 
 # Lexical leg ---------------------------------------------------------------------------
 # Query words -> lexemes with BM25 idf (Lucene's form, never negative) from the
-# statistics the 0002 migration keeps current; `unknown` marks words the archive never
+# statistics the 0002 migration keeps current; `df = 0` marks words the archive never
 # saw, which are the ones typo tolerance looks for.
 TERMS_CTE = """
 words AS (
@@ -43,6 +43,19 @@ terms AS (
 ),
 tsq AS (
     SELECT to_tsquery('english'::regconfig, %(tsquery)s) AS query
+),
+-- Candidate generation skips terms found in more than `common_term_share` of the
+-- messages when the query has rarer ones: a message holding only such a term ranks
+-- low anyway, and matching it would make BM25 score a quarter of the archive. The
+-- common terms still score every candidate that holds them. Lexemes are letters and
+-- digits only (query.py), so quoting them as tsquery operands is exact.
+seed AS (
+    SELECT coalesce(
+        (SELECT string_agg(quote_literal(t.lexeme), ' | ')::tsquery
+         FROM terms t, corpus c
+         WHERE t.df > 0 AND t.df <= %(common_term_share)s * c.n),
+        tsq.query) AS query
+    FROM tsq
 )"""
 
 # BM25 over the full-text matches. Only the query's lexemes are unnested from each
@@ -61,8 +74,8 @@ fts AS (
             CROSS JOIN LATERAL (SELECT coalesce(array_length(u.positions, 1), 1)::float8 AS n) AS tf
            ) AS score
     FROM messages m {join_conversations}
-    CROSS JOIN tsq CROSS JOIN corpus cs CROSS JOIN query_lexemes ql
-    WHERE m.search_vector @@ tsq.query {filters}
+    CROSS JOIN tsq CROSS JOIN seed CROSS JOIN corpus cs CROSS JOIN query_lexemes ql
+    WHERE m.search_vector @@ tsq.query AND m.search_vector @@ seed.query {filters}
     ORDER BY score DESC, m.id
     LIMIT %(pool)s
 )"""
@@ -252,6 +265,7 @@ def build_statement(
         candidates=params.candidates,
         pool=max(params.candidates, params.lexical_pool),
         context_weight=float(params.context_weight),
+        common_term_share=float(params.common_term_share),
         k1=params.bm25_k1,
         b=params.bm25_b,
         fuzzy_below=params.fuzzy_below,

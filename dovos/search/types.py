@@ -39,6 +39,7 @@ class SearchParams:
     bm25_b: float = 0.75
     context_weight: float = 0.5  # share of the previous turn's BM25 a message inherits
     lexical_pool: int = 1000  # full-text matches scored before turn context is added
+    common_term_share: float = 0.1  # terms in more messages do not select candidates alone
     fuzzy_below: int = 3  # typo tolerance (pg_trgm) when full text finds fewer hits
     fuzzy_threshold: float = 0.5  # pg_trgm word similarity a fuzzy match needs
 

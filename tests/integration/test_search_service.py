@@ -184,3 +184,13 @@ def test_odd_queries_never_raise_from_postgres(service: SearchService, query: st
 def test_unsearchable_queries_are_clear_errors(service: SearchService, query: str) -> None:
     with pytest.raises(InvalidQueryError):
         service.search(query)
+
+
+def test_common_terms_do_not_select_candidates_alone(service: SearchService) -> None:
+    query = "recommended autovacuum"  # "recommended" is in ~1 of 8 generated turns
+    skipping = service.search(query, mode="lexical", k=10, params={"common_term_share": 0.05})
+    assert skipping.hits and "autovacuum" in skipping.hits[0].content
+    assert not any("recommended" in c and "autovacuum" not in c for c in contents(skipping))
+    every = service.search(query, mode="lexical", k=10, params={"common_term_share": 1.0})
+    assert any("recommended" in c and "autovacuum" not in c for c in contents(every))
+    assert every.hits[0].message_id == skipping.hits[0].message_id
