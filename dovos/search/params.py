@@ -31,6 +31,7 @@ LIMITS: dict[str, tuple[float, float]] = {
     "context_weight": (0, 10),
     "lexical_pool": (1, 100_000),
     "common_term_share": (0, 1),
+    "common_term_min_docs": (0, 1_000_000_000),
     "fuzzy_below": (0, 10_000),
     "fuzzy_threshold": (0, 1),
 }

@@ -45,7 +45,8 @@ tsq AS (
     SELECT to_tsquery('english'::regconfig, %(tsquery)s) AS query
 ),
 -- Candidate generation skips terms found in more than `common_term_share` of the
--- messages when the query has rarer ones: a message holding only such a term ranks
+-- messages (and in more than `common_term_min_docs`, so small archives are untouched)
+-- when the query has rarer ones: a message holding only such a term ranks
 -- low anyway, and matching it would make BM25 score a quarter of the archive. The
 -- common terms still score every candidate that holds them. Lexemes are letters and
 -- digits only (query.py), so quoting them as tsquery operands is exact.
@@ -53,7 +54,8 @@ seed AS (
     SELECT coalesce(
         (SELECT string_agg(quote_literal(t.lexeme), ' | ')::tsquery
          FROM terms t, corpus c
-         WHERE t.df > 0 AND t.df <= %(common_term_share)s * c.n),
+         WHERE t.df > 0
+           AND t.df <= greatest(%(common_term_share)s * c.n, %(common_term_min_docs)s)),
         tsq.query) AS query
     FROM tsq
 )"""
@@ -266,6 +268,7 @@ def build_statement(
         pool=max(params.candidates, params.lexical_pool),
         context_weight=float(params.context_weight),
         common_term_share=float(params.common_term_share),
+        common_term_min_docs=int(params.common_term_min_docs),
         k1=params.bm25_k1,
         b=params.bm25_b,
         fuzzy_below=params.fuzzy_below,

@@ -40,6 +40,8 @@ class SearchParams:
     context_weight: float = 0.5  # share of the previous turn's BM25 a message inherits
     lexical_pool: int = 1000  # full-text matches scored before turn context is added
     common_term_share: float = 0.1  # terms in more messages do not select candidates alone
+    common_term_min_docs: int = 1000  # ... nor terms in fewer messages than this: small
+    # archives keep exact BM25 candidates (the skip only matters for speed at scale)
     fuzzy_below: int = 3  # typo tolerance (pg_trgm) when full text finds fewer hits
     fuzzy_threshold: float = 0.5  # pg_trgm word similarity a fuzzy match needs
 

@@ -188,9 +188,11 @@ def test_unsearchable_queries_are_clear_errors(service: SearchService, query: st
 
 def test_common_terms_do_not_select_candidates_alone(service: SearchService) -> None:
     query = "recommended autovacuum"  # "recommended" is in ~1 of 8 generated turns
-    skipping = service.search(query, mode="lexical", k=10, params={"common_term_share": 0.05})
+    skipping = service.search(query, mode="lexical", k=10,
+                              params={"common_term_share": 0.05, "common_term_min_docs": 0})
     assert skipping.hits and "autovacuum" in skipping.hits[0].content
     assert not any("recommended" in c and "autovacuum" not in c for c in contents(skipping))
-    every = service.search(query, mode="lexical", k=10, params={"common_term_share": 1.0})
+    every = service.search(query, mode="lexical", k=10, params={"common_term_share": 0.05})
+    # the default floor (a term must be in over 1,000 messages) leaves small archives exact
     assert any("recommended" in c and "autovacuum" not in c for c in contents(every))
     assert every.hits[0].message_id == skipping.hits[0].message_id
