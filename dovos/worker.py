@@ -289,11 +289,13 @@ class Worker:
         self._reset()
         started = time.monotonic()
         self._load_model()
-        helpers = [threading.Thread(target=self._heartbeat_loop, daemon=True,
-                                    name=f"dovos-heartbeat-{self.worker_id}")]
+        done, listening = self._done, self._listening
+        heartbeat = threading.Thread(target=self._heartbeat_loop, args=(done,), daemon=True,
+                                     name=f"dovos-heartbeat-{self.worker_id}")
+        helpers = [heartbeat]
         if self.listen:
-            helpers.append(threading.Thread(target=self._listen_loop, daemon=True,
-                                            name=f"dovos-listen-{self.worker_id}"))
+            helpers.append(threading.Thread(target=self._listen_loop, args=(done, listening),
+                                            daemon=True, name=f"dovos-listen-{self.worker_id}"))
         loops = [
             threading.Thread(target=self._loop_guarded, args=(until_empty,), daemon=True,
                              name=f"dovos-worker-{self.worker_id}-{index}")
@@ -307,10 +309,12 @@ class Worker:
             _join_interruptibly(loops, self)
         finally:
             self._set_state("stopping")
-            self._done.set()
-            for thread in helpers:
-                if thread.ident is not None:  # started
-                    thread.join(timeout=5)
+            done.set()
+            # the last beat ("stopped") must not be overtaken by a periodic one; the
+            # listener needs no wait (it sees `done` within a quarter second, and a
+            # later run has events of its own)
+            if heartbeat.ident is not None:
+                heartbeat.join(timeout=10)
             self.stats.elapsed_seconds = time.monotonic() - started
             self._set_state("stopped")
             try:
@@ -326,8 +330,10 @@ class Worker:
         return self.stats
 
     def _reset(self) -> None:
-        for event in (self._stop, self._abort, self._wake, self._done, self._listening):
+        for event in (self._stop, self._abort, self._wake):
             event.clear()
+        self._done = threading.Event()
+        self._listening = threading.Event()
         self._error = None
         self._interrupted = False
         self._busy_loops = 0
@@ -539,11 +545,11 @@ class Worker:
             self.stats.jobs_released += len(result.pending) + len(result.superseded)
 
     # -- heartbeat and wake-up threads ---------------------------------------------------
-    def _heartbeat_loop(self) -> None:
+    def _heartbeat_loop(self, done: threading.Event) -> None:
         """Extend our leases and record the heartbeat every `heartbeat_seconds`."""
         connection: psycopg.Connection[Any] | None = None
         try:
-            while not self._done.wait(self.heartbeat_seconds):
+            while not done.wait(self.heartbeat_seconds):
                 try:
                     if connection is None or connection.closed:
                         connection = self.database.connect(autocommit=True)
@@ -586,24 +592,24 @@ class Worker:
                 "heartbeat_seconds": self.heartbeat_seconds,
             }
 
-    def _listen_loop(self) -> None:
+    def _listen_loop(self, done: threading.Event, listening: threading.Event) -> None:
         """LISTEN on `dovos_jobs` and wake the loops on each notification; reconnect on
         errors (the loops poll every `poll_seconds` meanwhile)."""
-        while not self._done.is_set():
+        while not done.is_set():
             try:
                 with self.database.connect(autocommit=True) as connection:
                     connection.execute(f"LISTEN {CHANNEL}")
-                    self._listening.set()
+                    listening.set()
                     self._wake.set()  # jobs enqueued before LISTEN took effect
-                    while not self._done.is_set():
+                    while not done.is_set():
                         for _ in connection.notifies(timeout=0.25):
                             self._wake.set()
             except psycopg.Error as error:
                 log.warning("worker %s cannot listen (%s); polling every %.1fs",
                             self.worker_id, error, self.poll_seconds)
             finally:
-                self._listening.clear()
-            self._done.wait(max(self.poll_seconds, 1.0))
+                listening.clear()
+            done.wait(max(self.poll_seconds, 1.0))
 
     # -- signals, state, progress --------------------------------------------------------
     @contextmanager

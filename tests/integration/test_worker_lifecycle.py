@@ -35,7 +35,7 @@ def test_idle_worker_wakes_on_notify_within_a_second(database) -> None:
                     lease_seconds=10)
     handle = worker.start_in_background()
     try:
-        wait_until(worker._listening.is_set, 20)
+        wait_until(lambda: worker._listening.is_set(), 20)
         wait_until(lambda: worker.stats.state == "idle", 20)
         latencies = []
         for round_ in range(3):
