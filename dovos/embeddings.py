@@ -82,7 +82,9 @@ class SentenceTransformerEmbedder:
             raise
         except Exception as error:  # noqa: BLE001 - any load failure means "no model"
             raise EmbeddingModelError(f"cannot load embedding model {self.name!r}: {error}") from error
-        dim = model.get_sentence_embedding_dimension()
+        # sentence-transformers 6 renamed the method; 5.x only has the old name.
+        dimension = getattr(model, "get_embedding_dimension", None)
+        dim = dimension() if dimension else model.get_sentence_embedding_dimension()
         if dim != EMBEDDING_DIM:
             raise EmbeddingModelError(
                 f"model {self.name!r} makes {dim}-dimensional vectors; the schema stores "
