@@ -44,14 +44,19 @@ from dovos.embeddings import Embedder, get_embedder
 from dovos.importers.parsed import ParsedConversation, ParsedMessage
 from dovos.ingest import ingest
 from dovos.search.document_text import fetch_embedding_inputs
-from dovos.worker import DEFAULT_BATCH_SIZE, DEFAULT_ENCODE_BATCH_SIZE, Worker
+from dovos.worker import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_CONCURRENCY,
+    DEFAULT_ENCODE_BATCH_SIZE,
+    Worker,
+)
 
 BENCH_PREFIX = "bench-worker:"
 AIM_RATIO = 0.9
 GENERATED_MESSAGES = 3_400
 # (jobs per claim, texts per model batch, loops)
 DEFAULT_CONFIGS: tuple[tuple[int, int, int], ...] = (
-    (DEFAULT_BATCH_SIZE, DEFAULT_ENCODE_BATCH_SIZE, 1),
+    (DEFAULT_BATCH_SIZE, DEFAULT_ENCODE_BATCH_SIZE, DEFAULT_CONCURRENCY),
 )
 
 
@@ -154,7 +159,7 @@ def run_worker_benchmark(
     locomo_path: str | Path | None = None,
     configs: tuple[tuple[int, int, int], ...] = DEFAULT_CONFIGS,
     repeats: int = 1,
-    slices: int = 4,
+    slices: int = 8,
 ) -> WorkerBenchmark:
     """Time worker drains against plain encode for each config; print and return figures."""
     embedder = embedder or get_embedder()

@@ -34,7 +34,8 @@ def worker_command(
         False, "--until-empty", help="Exit once no job is pending or running."
     ),
     concurrency: int = typer.Option(
-        1, "--concurrency", min=1, help="Claim/encode loops sharing the one model."
+        worker_module.DEFAULT_CONCURRENCY, "--concurrency", min=1,
+        help="Claim/encode loops sharing the one model (one writes while another encodes).",
     ),
     batch_size: int = typer.Option(
         worker_module.DEFAULT_BATCH_SIZE, "--batch-size", min=1, help="Jobs claimed and encoded together."

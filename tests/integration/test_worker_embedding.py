@@ -26,7 +26,7 @@ from dovos.worker import Worker
 
 
 def _worker(database, embedder, **options):  # type: ignore[no-untyped-def]
-    options = {"lease_seconds": 10, "progress": False, **options}
+    options = {"lease_seconds": 10, "progress": False, "concurrency": 1, **options}
     return Worker(database, embedder=embedder, **options)
 
 

@@ -123,17 +123,23 @@ def test_background_handle_reraises_the_workers_error(database) -> None:
         handle.join(timeout=30)
 
 
-def test_stop_with_abort_releases_the_batch_in_hand(database) -> None:
-    store(database, conversations(20, per_conversation=20))
+@pytest.mark.parametrize("concurrency", [1, 2])
+def test_stop_with_abort_releases_the_batches_in_hand(database, concurrency) -> None:
+    """With two loops, the one waiting for the model gives its batch back unencoded."""
+    store(database, conversations(40, per_conversation=40))
     calls: list[int] = []
     embedder = FakeEmbedder(delay=0.5, on_call=lambda texts: calls.append(len(texts)))
     worker = Worker(database, embedder=embedder, batch_size=10, progress=False,
-                    lease_seconds=10)
+                    lease_seconds=10, concurrency=concurrency)
     handle = worker.start_in_background()
     wait_until(lambda: len(calls) >= 1, 20, interval=0.01)
+    if concurrency == 2:
+        wait_until(lambda: job_counts(database)["running"] == 20, 20, interval=0.01)
     handle.stop(abort=True)
     stats = handle.join(timeout=30)
-    assert stats is not None and stats.jobs_released == 10 and stats.jobs_completed == 0
+    assert stats is not None and stats.jobs_completed == 0
+    assert stats.jobs_released == 10 * concurrency
+    assert len(calls) == 1
     rows = jobs(database)
     assert {(row["status"], row["attempts"]) for row in rows} == {("pending", 0)}
 
@@ -152,7 +158,7 @@ SCRIPT = textwrap.dedent("""
 
     worker = Worker(Database.open(application="signal-test"), batch_size=10,
                     embedder=FakeEmbedder(delay=1.0, on_call=mark), progress=False,
-                    lease_seconds=30)
+                    lease_seconds=30, concurrency=1)
     try:
         stats = worker.run()
     except KeyboardInterrupt:
