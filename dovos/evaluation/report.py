@@ -38,6 +38,7 @@ NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 NOTEBOOKS = ("worker", "compare_rankings", "tune_hybrid_weights", "latency_vs_golden")
 DEFAULT_OUT = Path("eval") / "reports"
 KERNEL = "python3"
+CELL_TIMEOUT = 3600.0  # seconds; LoCoMo's slowest cell takes about 6 minutes
 TREND_COLUMNS = ["ndcg@10 hybrid", "ndcg@10 lexical", "ndcg@10 vector", "tuned ndcg@10 (held-out)"]
 
 
@@ -150,9 +151,16 @@ def _new_run_dir(out: Path) -> Path:
 
 
 def run_notebook(
-    name: str, run_dir: Path, parameters: dict[str, Any], source_dir: Path = NOTEBOOK_DIR
+    name: str,
+    run_dir: Path,
+    parameters: dict[str, Any],
+    source_dir: Path = NOTEBOOK_DIR,
+    cell_timeout: float = CELL_TIMEOUT,
 ) -> NotebookOutcome:
-    """Execute `<source_dir>/<name>.ipynb` with papermill in `run_dir`, render its HTML."""
+    """Execute `<source_dir>/<name>.ipynb` with papermill in `run_dir`, render its HTML.
+
+    A cell running longer than `cell_timeout` seconds fails the notebook (a nightly job
+    must end, whatever hangs)."""
     import papermill
 
     source = source_dir / f"{name}.ipynb"
@@ -170,6 +178,7 @@ def run_notebook(
             cwd=str(run_dir),
             progress_bar=False,
             log_output=False,
+            execution_timeout=cell_timeout,
         )
     except Exception as failure:  # noqa: BLE001 - recorded; the report goes on
         error = f"{type(failure).__name__}: {str(failure).strip().splitlines()[-1][:500]}"

@@ -96,9 +96,12 @@ class FusionExplorer:
         return frame
 
     def widget(self) -> Any:
-        """Sliders (method, lexical weight, rrf k) and a table that follows them."""
+        """Sliders (method, lexical weight, rrf k) and a table that follows them.
+
+        The table is an HTML widget whose value is replaced on every move (not an Output
+        widget capturing display calls, which can stall a headless papermill run).
+        """
         import ipywidgets as widgets
-        from IPython.display import display
 
         method = widgets.ToggleButtons(options=["wsum", "rrf"], value="wsum", description="fusion")
         weight = widgets.FloatSlider(
@@ -110,14 +113,13 @@ class FusionExplorer:
             continuous_update=True,
         )
         rrf_k = widgets.IntSlider(value=60, min=1, max=200, step=1, description="rrf k")
-        output = widgets.Output()
+        table = widgets.HTML()
 
         def refresh(_: Any = None) -> None:
-            with output:
-                output.clear_output(wait=True)
-                display(self.table(method.value, weight.value, rrf_k.value).round(4))
+            frame = self.table(method.value, weight.value, rrf_k.value).round(4)
+            table.value = frame.to_html(border=0)
 
         for control in (method, weight, rrf_k):
             control.observe(refresh, names="value")
         refresh()
-        return widgets.VBox([method, weight, rrf_k, output])
+        return widgets.VBox([method, weight, rrf_k, table])

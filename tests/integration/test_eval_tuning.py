@@ -96,8 +96,10 @@ def test_fusion_explorer_refuses_in_memory_like_the_service(demo, tuned) -> None
     sweep = explorer.sweep(steps=5)
     assert list(sweep.columns) == ["wsum", "rrf"] and len(sweep) == 5
     widget = explorer.widget()
-    weight = widget.children[1]
-    weight.value = 0.8  # moving the slider re-fuses and redraws
+    weight, table = widget.children[1], widget.children[3]
+    before = table.value
+    weight.value = 0.8  # moving the slider re-fuses and redraws the table
+    assert "wsum (lexical 0.80)" in table.value and table.value != before
     assert explorer._score.cache_info().currsize >= 6
     with pytest.raises(ValueError, match="lexical_weight"):
         explorer.score("wsum", 1.5)

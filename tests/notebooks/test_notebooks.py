@@ -84,7 +84,7 @@ def _numbers(value: object) -> list[float]:
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_notebook_runs_and_writes_its_results(demo_database, tmp_path: Path, name: str) -> None:  # type: ignore[no-untyped-def]
     parameters = {"dataset": "demo", "results_path": str(tmp_path / f"{name}.json"), **SMALL[name]}
-    outcome = run_notebook(name, tmp_path, parameters)
+    outcome = run_notebook(name, tmp_path, parameters, cell_timeout=600)
     assert outcome.ok, outcome.error
     results = json.loads((tmp_path / f"{name}.json").read_text())
     assert _numbers(results), f"{name} wrote no numbers"
