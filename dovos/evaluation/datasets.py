@@ -23,7 +23,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from dovos.evaluation.querysets import Query, QuerySet, QuerySetError
+from dovos.evaluation.querysets import Query, QuerySet
 from dovos.importers.parsed import ParsedConversation
 
 IMPORT_BATCH = 1000  # conversations per transaction
@@ -263,11 +263,3 @@ def fingerprint(queryset: QuerySet) -> str:
         default=str,
     )
     return hashlib.sha256(payload.encode()).hexdigest()[:12]
-
-
-def check_queryset(queryset: QuerySet) -> QuerySet:
-    """The judged part of `queryset`; raise when nothing is judged (nothing to measure)."""
-    judged = queryset.judged()
-    if not judged.queries:
-        raise QuerySetError(f"query set {queryset.name!r} has no query with a positive judgment")
-    return judged

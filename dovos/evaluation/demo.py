@@ -45,11 +45,6 @@ def conversation_id(key: str) -> str:
     return f"demo-{key}"
 
 
-def demo_source_ids() -> list[tuple[str, str]]:
-    """(source, export conversation id) of every demo conversation."""
-    return [(c.source, conversation_id(c.key)) for c in CONVERSATIONS]
-
-
 def _times(conversation: DemoConversation) -> list[datetime]:
     start = datetime.strptime(conversation.started, "%Y-%m-%d %H:%M").replace(tzinfo=UTC)
     return [start + TURN_GAP * index for index in range(len(conversation.turns))]
