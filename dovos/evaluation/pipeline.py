@@ -145,6 +145,13 @@ def hybrid_verdict(tests: dict[str, Any], alpha: float = 0.05) -> str:
     return f"hybrid {metric} {hybrid:.3f} vs {legs}: hybrid is {outcome}."
 
 
+def check_modes(modes: list[str] | tuple[str, ...]) -> None:
+    """Raise ValueError naming any mode that is not lexical, vector or hybrid."""
+    unknown = sorted(set(modes) - set(MODES))
+    if unknown or not modes:
+        raise ValueError(f"unknown mode(s) {unknown or modes}; choose from {', '.join(MODES)}")
+
+
 def evaluate_querysets(
     service: Any,
     querysets: dict[str, QuerySet],
@@ -157,9 +164,7 @@ def evaluate_querysets(
     progress: bool = True,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[str, dict[str, RunResult]]]:
     """Run `modes` over each query set; (metrics, comparison, categories, runs)."""
-    unknown = sorted(set(modes) - set(MODES))
-    if unknown or not modes:
-        raise ValueError(f"unknown mode(s) {unknown or modes}; choose from {', '.join(MODES)}")
+    check_modes(modes)
     metrics = default_metrics(k)
     frames, comparisons, categories, all_runs = [], [], [], {}
     for name, queryset in querysets.items():
@@ -215,6 +220,7 @@ def evaluate_dataset(
     progress: bool = True,
 ) -> EvalResult:
     """Prepare `spec` (import if needed, drain the worker) and evaluate `modes` on it."""
+    check_modes(modes)  # before anything is imported or embedded
     prepared = prepare_dataset(
         spec, database, progress=progress, drain=any(mode != "lexical" for mode in modes)
     )

@@ -86,6 +86,8 @@ def test_eval_json_imports_drains_and_reports_significance(database, tmp_path: P
 def test_eval_names_bad_input(database, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     done = _dovos("eval", "--dataset", "nope")
     assert done.returncode == 1 and "unknown dataset 'nope'" in done.stderr
+    done = _dovos("eval", "--dataset", "demo", "--modes", "lexical,bm25")
+    assert done.returncode == 1 and "unknown mode(s) ['bm25']" in done.stderr
     done = _dovos("eval", "--dataset", f"beir:{tmp_path / 'absent'}")
     assert done.returncode == 1 and "does not exist" in done.stderr
     done = _dovos("report", "--out", str(tmp_path), "-p", "compare.k=3")
