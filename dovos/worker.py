@@ -55,9 +55,11 @@ log = logging.getLogger(__name__)
 
 # Chosen by `dovos.benchmarks.worker` (see README, "Background embedding worker"):
 # 256 jobs per claim lets encode sort a claim into length-homogeneous model batches of
-# 32, as plain `model.encode` does over a whole corpus (64 per claim: ratio ~0.73, 128:
-# ~0.81, 256: ~0.89, 512: ~0.90); two loops let one loop's write (the HNSW insert is
-# ~7 % of a drain) overlap the other's encode (256 with two loops: ~0.93).
+# 32, as plain `model.encode` does over a whole corpus (worker / plain-encode rate on
+# LoCoMo dev: 64 per claim ~0.73, 128 ~0.81, 256 ~0.90, 512 ~0.92, within noise of 256
+# but twice the work redone after a crash); two loops let one loop's write (~7 % of a
+# drain, mostly the HNSW insert) overlap the other's encode (256 with two loops: median
+# 0.93 over 4 runs, one loop 0.90 over 5; a small edge, within this machine's noise).
 DEFAULT_BATCH_SIZE = 256
 DEFAULT_ENCODE_BATCH_SIZE = 32
 DEFAULT_CONCURRENCY = 2
