@@ -94,6 +94,7 @@ from dovos.commands import serve; serve.register(app)  # noqa: E402, E702
 from dovos.commands import worker; worker.register(app)  # noqa: E402, E702
 from dovos.commands import search; search.register(app)  # noqa: E402, E702
 from dovos.commands import evaluation; evaluation.register(app)  # noqa: E402, E702
+from dovos.commands import bench; bench.register(app)  # noqa: E402, E702
 # registered-commands-end
 
 
