@@ -162,7 +162,7 @@ class SearchService:
         conn.execute(
             "SELECT set_config('hnsw.ef_search', %s, true),"
             " set_config('hnsw.iterative_scan', 'relaxed_order', true),"
-            " set_config('pg_trgm.word_similarity_threshold', %s, true)",
+            " set_config('pg_trgm.similarity_threshold', %s, true)",
             (str(max(params.ef_search, params.candidates)), str(params.fuzzy_threshold)),
         )
         return conn.execute(sql, values).fetchall()

@@ -14,6 +14,9 @@ from typing import Any
 
 from dovos.search.types import SearchFilters, SearchParams
 
+# At most this many vocabulary corrections are searched for a query's unknown words.
+FUZZY_CORRECTIONS = 8
+
 # Lexical leg ---------------------------------------------------------------------------
 # Query words -> lexemes with BM25 idf (Lucene's form, never negative) from the
 # statistics the 0002 migration keeps current; `df = 0` marks words the archive never
@@ -112,19 +115,33 @@ fts_context AS (
 )"""
 
 # Typo tolerance: only when full text found fewer than `fuzzy_below` messages (the
-# condition is an uncorrelated sub-select, evaluated once; the scan is skipped when it
-# is false), for words of 4+ letters that no message contains.
+# condition is an uncorrelated sub-select, evaluated once; the lookup is skipped when it
+# is false). Query words of 4+ letters that no message contains are corrected against
+# the archive's vocabulary (pg_trgm similarity on the lexemes of search_lexeme_stats,
+# trigram-indexed by migration 0003), and the messages holding the corrections are found
+# through the full-text index. Only plain alphanumeric lexemes are offered as
+# corrections, so each one is exactly one tsquery operand.
 FUZZY_CTE = """
 fuzzy_words AS (
-    SELECT DISTINCT w.word
+    SELECT DISTINCT w.lexeme
     FROM word_lexemes w JOIN terms t ON t.lexeme = w.lexeme
     WHERE t.df = 0 AND length(w.word) >= 4
 ),
-fuzzy AS (
-    SELECT m.id, sum(word_similarity(f.word, m.content))::float8 AS score
+fuzzy_terms AS (
+    SELECT s.lexeme, max(similarity(s.lexeme, f.lexeme))::float8 AS similarity
     FROM fuzzy_words f
-    JOIN messages m ON f.word <%% m.content {join_conversations}
-    WHERE (SELECT count(*) FROM fts) < %(fuzzy_below)s {filters}
+    JOIN search_lexeme_stats s ON s.lexeme %% f.lexeme
+    WHERE s.doc_count > 0 AND s.lexeme ~ '^[a-z0-9]+$'
+      AND (SELECT count(*) FROM fts) < %(fuzzy_below)s
+    GROUP BY s.lexeme
+    ORDER BY similarity DESC, s.lexeme
+    LIMIT %(fuzzy_corrections)s
+),
+fuzzy AS (
+    SELECT m.id, sum(ft.similarity)::float8 AS score
+    FROM fuzzy_terms ft
+    JOIN messages m ON m.search_vector @@ ft.lexeme::tsquery {join_conversations}
+    WHERE true {filters}
     GROUP BY m.id
     ORDER BY score DESC, m.id
     LIMIT %(candidates)s
@@ -272,6 +289,7 @@ def build_statement(
         k1=params.bm25_k1,
         b=params.bm25_b,
         fuzzy_below=params.fuzzy_below,
+        fuzzy_corrections=FUZZY_CORRECTIONS,
         rrf_k=float(params.rrf_k),
         lexical_weight=float(params.lexical_weight),
         vector_weight=float(params.vector_weight),

@@ -43,7 +43,7 @@ class SearchParams:
     common_term_min_docs: int = 1000  # ... nor terms in fewer messages than this: small
     # archives keep exact BM25 candidates (the skip only matters for speed at scale)
     fuzzy_below: int = 3  # typo tolerance (pg_trgm) when full text finds fewer hits
-    fuzzy_threshold: float = 0.5  # pg_trgm word similarity a fuzzy match needs
+    fuzzy_threshold: float = 0.5  # pg_trgm similarity a vocabulary correction needs
 
     def merged(self, overrides: dict[str, Any] | None) -> SearchParams:
         """A copy with `overrides` applied; unknown names raise ValueError naming them."""

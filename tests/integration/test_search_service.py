@@ -84,6 +84,15 @@ def test_typo_tolerance_when_full_text_finds_nothing(service: SearchService) -> 
     assert response.hits and "autovacuum" in response.hits[0].content
 
 
+def test_typos_are_corrected_against_the_vocabulary(service: SearchService) -> None:
+    response = service.search("suport grup", mode="lexical", k=5, params={"context_weight": 0})
+    assert response.hits and "support group" in response.hits[0].content
+    strict = service.search("suport grup", mode="lexical", k=5, params={"fuzzy_threshold": 0.95})
+    assert not strict.hits  # no correction is that similar: nothing matches
+    off = service.search("suport grup", mode="lexical", k=5, params={"fuzzy_below": 0})
+    assert not off.hits
+
+
 @pytest.mark.parametrize("mode", ["lexical", "vector", "hybrid"])
 def test_filters_hold_in_every_mode(service: SearchService, mode: str) -> None:
     filters = SearchFilters(sources=("chatgpt",), roles=("user",))
