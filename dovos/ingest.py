@@ -8,8 +8,9 @@ is visible afterwards or none of it is.
 
 Messages are matched to stored ones by position: a re-import of the same export changes
 nothing, a newer export of a continued conversation appends only its new turns, and a
-turn whose text changed gets a new version and a new job. Stored turns beyond the end of
-the export are kept (an import never deletes), with a warning.
+turn whose text changed gets a new version and a new job (and so does the turn after
+it, whose embedding uses it as context). Stored turns beyond the end of the export are
+kept (an import never deletes), with a warning.
 """
 
 from __future__ import annotations
@@ -92,7 +93,7 @@ def ingest(
         versions = _write_changed_messages(cursor, plan.changed_messages)
         result.jobs_enqueued = _copy_new_message_jobs(
             cursor, [row[0] for row in plan.new_messages], max_attempts
-        ) + _enqueue_embed_jobs(cursor, versions, max_attempts)
+        ) + _enqueue_embed_jobs(cursor, versions + _next_turns(cursor, versions), max_attempts)
     return result
 
 
@@ -305,6 +306,25 @@ def _write_changed_messages(
         [list(column) for column in zip(*rows, strict=True)],
     )
     return [(mid, version) for mid, version, old in cursor.fetchall() if version != old]
+
+
+def _next_turns(
+    cursor: psycopg.Cursor[Any], changed: list[tuple[uuid.UUID, int]]
+) -> list[tuple[uuid.UUID, int]]:
+    """(id, version) of the turns right after the changed ones and not changed themselves:
+    they are embedded with the previous turn as context (dovos.search.document_text), so
+    they need a new embedding too. Runs after the new messages' jobs were copied, so a
+    next turn inserted just now is met by the enqueue's upsert."""
+    if not changed:
+        return []
+    changed_ids = [mid for mid, _ in changed]
+    cursor.execute(
+        "SELECT n.id, n.version FROM messages m JOIN messages n "
+        "  ON n.conversation_id = m.conversation_id AND n.position = m.position + 1 "
+        "WHERE m.id = ANY(%(ids)s) AND NOT n.id = ANY(%(ids)s)",
+        {"ids": changed_ids},
+    )
+    return [(row[0], row[1]) for row in cursor.fetchall()]
 
 
 def _copy_new_message_jobs(

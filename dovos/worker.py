@@ -1,4 +1,4 @@
-"""The background embedding worker: keeps every message's embedding at its current version.
+"""The background embedding worker: keeps every message's embedding at its current input.
 
 A `Worker` drains the `embed_message` jobs of the Postgres queue (`dovos.queue`):
 
@@ -8,8 +8,8 @@ A `Worker` drains the `embed_message` jobs of the Postgres queue (`dovos.queue`)
 Per batch that is four statements however large the batch, and the model is loaded once
 per worker. Jobs are idempotent: the text and version come from the message as it is
 now (`fetch_embedding_inputs`), a message whose stored embedding is already at that
-version is not encoded again, and the upsert never replaces a newer version with an
-older one, so a job run twice (after a crash) or late (after an edit) does no harm.
+version (of the message and of the previous turn it is embedded with) is not encoded
+again, and the upsert never replaces a newer input with an older one, so a job run twice (after a crash) or late (after an edit) does no harm.
 
 Around the loop: a heartbeat thread extends the leases of the jobs in hand and records
 the worker in `settings` (`worker.heartbeat.<id>`); a listener thread turns NOTIFYs on
@@ -49,7 +49,7 @@ from dovos import queue
 from dovos.config import EMBEDDING_DIM
 from dovos.db import Database, get_database
 from dovos.embeddings import Embedder, get_embedder
-from dovos.search.document_text import fetch_embedding_inputs
+from dovos.search.document_text import EmbeddingInput, fetch_embedding_inputs
 
 log = logging.getLogger(__name__)
 
@@ -75,24 +75,48 @@ HEARTBEAT_RETENTION = "1 day"
 CHANNEL = "dovos_jobs"
 
 STORED_VERSIONS_SQL = """
-SELECT message_id, message_version FROM message_embeddings
+SELECT message_id, message_version, context_version FROM message_embeddings
 WHERE model = %(model)s AND message_id = ANY(%(ids)s)
 """
 
-# Never moves an embedding back to an older version, and skips messages deleted since
-# their text was read (the foreign key would otherwise fail the whole batch).
+# Never moves an embedding back to an older input (message and context versions only
+# grow, so inputs read later compare greater), and skips messages deleted since their
+# text was read (the foreign key would otherwise fail the whole batch).
 UPSERT_EMBEDDINGS_SQL = """
-INSERT INTO message_embeddings (message_id, model, embedding, message_version)
-SELECT t.id, %(model)s, t.embedding, t.version
-FROM unnest(%(ids)s::uuid[], %(embeddings)b::vector[], %(versions)s::int[])
-    AS t(id, embedding, version)
+INSERT INTO message_embeddings (message_id, model, embedding, message_version, context_version)
+SELECT t.id, %(model)s, t.embedding, t.version, t.context_version
+FROM unnest(%(ids)s::uuid[], %(embeddings)b::vector[], %(versions)s::int[],
+            %(context_versions)s::int[])
+    AS t(id, embedding, version, context_version)
 WHERE EXISTS (SELECT 1 FROM messages m WHERE m.id = t.id)
 ON CONFLICT (message_id, model) DO UPDATE
 SET embedding = EXCLUDED.embedding,
     message_version = EXCLUDED.message_version,
+    context_version = EXCLUDED.context_version,
     created_at = now()
-WHERE message_embeddings.message_version < EXCLUDED.message_version
+WHERE (message_embeddings.message_version, message_embeddings.context_version)
+    < (EXCLUDED.message_version, EXCLUDED.context_version)
 """
+
+
+def upsert_embeddings(
+    cursor: psycopg.Cursor[Any],
+    model: str,
+    inputs: Sequence[EmbeddingInput],
+    vectors: Sequence[np.ndarray],
+) -> None:
+    """Store the embeddings of `inputs` in one statement (newer inputs win). The cursor's
+    connection needs pgvector's types registered (`pgvector.psycopg.register_vector`)."""
+    if not inputs:
+        return
+    cursor.execute(UPSERT_EMBEDDINGS_SQL, {
+        "model": model,
+        "ids": [item.message_id for item in inputs],
+        "versions": [item.version for item in inputs],
+        "context_versions": [item.context_version for item in inputs],
+        "embeddings": list(vectors),
+    })
+
 
 HEARTBEAT_SQL = """
 INSERT INTO settings (key, value) VALUES (%(key)s, %(value)s)
@@ -175,7 +199,7 @@ class _Batch:
     """One claim, split into what to encode, what is already current, and what failed."""
 
     jobs: list[queue.ClaimedJob]
-    to_encode: list[tuple[uuid.UUID, int, str]] = field(default_factory=list)
+    to_encode: list[EmbeddingInput] = field(default_factory=list)
     skipped: int = 0
     failures: dict[int, str] = field(default_factory=dict)  # job id -> error
     jobs_by_message: dict[uuid.UUID, list[queue.ClaimedJob]] = field(default_factory=dict)
@@ -412,7 +436,7 @@ class Worker:
             if self._abort.is_set():
                 raise _Aborted
             for index, error in encode_errors.items():
-                message_id = batch.to_encode[index][0]
+                message_id = batch.to_encode[index].message_id
                 for job in batch.jobs_by_message[message_id]:
                     batch.failures[job.id] = error
             done = self._write(connection, batch, vectors)
@@ -440,20 +464,20 @@ class Worker:
         ids = list(batch.jobs_by_message)
         with connection.transaction(), connection.cursor() as cursor:
             cursor.execute(STORED_VERSIONS_SQL, {"model": self.embedder.name, "ids": ids})
-            stored = dict(cursor.fetchall())
+            stored = {row[0]: (row[1], row[2]) for row in cursor.fetchall()}
             inputs = fetch_embedding_inputs(cursor, ids) if ids else []
-        for message_id, version, content in inputs:
-            if stored.get(message_id, 0) >= version:
+        for item in inputs:
+            if stored.get(item.message_id, (0, 0)) >= item.versions:
                 batch.skipped += 1
             else:
-                batch.to_encode.append((message_id, version, content))
+                batch.to_encode.append(item)
         batch.skipped += len(ids) - len(inputs)  # deleted messages: nothing to embed
         return batch
 
     def _encode(self, batch: _Batch) -> tuple[list[np.ndarray | None], dict[int, str]]:
         """Encode the batch's texts; when a call fails, halve the batch to find the texts
         that fail on their own, so one poison message does not fail its neighbours."""
-        texts = [content for _, _, content in batch.to_encode]
+        texts = [item.text for item in batch.to_encode]
         vectors: list[np.ndarray | None] = [None] * len(texts)
         failures: dict[int, str] = {}
         started = time.perf_counter()
@@ -500,22 +524,19 @@ class Worker:
         vectors: list[np.ndarray | None],
     ) -> list[int]:
         """Upsert the new embeddings and complete the settled jobs in one transaction."""
-        rows = [
-            (message_id, version, vector)
-            for (message_id, version, _), vector in zip(batch.to_encode, vectors, strict=True)
+        encoded = [
+            (item, vector)
+            for item, vector in zip(batch.to_encode, vectors, strict=True)
             if vector is not None
         ]
         done = [job.id for job in batch.jobs if job.id not in batch.failures]
         for attempt in range(2):
             try:
                 with connection.transaction(), connection.cursor() as cursor:
-                    if rows:
-                        cursor.execute(UPSERT_EMBEDDINGS_SQL, {
-                            "model": self.embedder.name,
-                            "ids": [row[0] for row in rows],
-                            "versions": [row[1] for row in rows],
-                            "embeddings": [row[2] for row in rows],
-                        })
+                    upsert_embeddings(
+                        cursor, self.embedder.name,
+                        [item for item, _ in encoded], [vector for _, vector in encoded],
+                    )
                     completed = queue.complete(cursor, self.worker_id, done)
                 break
             except errors.ForeignKeyViolation:
@@ -526,7 +547,7 @@ class Worker:
         with self._lock:
             self.stats.batches += 1
             self.stats.jobs_completed += completed
-            self.stats.messages_embedded += len(rows)
+            self.stats.messages_embedded += len(encoded)
             self.stats.messages_skipped += batch.skipped
             self._advance(completed)
         return done

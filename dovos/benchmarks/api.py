@@ -35,12 +35,11 @@ from typing import Any
 import httpx
 from tqdm.auto import tqdm
 
-from dovos.api.server import DEFAULT_TORCH_THREADS
+from dovos.benchmarks.search_setup import embed_missing
 from dovos.config import get_settings
 from dovos.embeddings import Embedder
 from dovos.importers.parsed import ParsedConversation, ParsedMessage
 from dovos.ingest import ingest
-from dovos.search.document_text import fetch_embedding_inputs
 
 # CONTRACT.md, "Golden latency baselines (legacy system, 50 conversations)", in ms.
 LEGACY_BASELINES_MS: dict[str, float] = {
@@ -139,29 +138,10 @@ def synthetic_conversations(count: int = GOLDEN_CONVERSATIONS, seed: int = 7,
     return conversations
 
 
-def embed_archive(database: Any, embedder: Embedder, batch_size: int = 128) -> int:
+def embed_archive(database: Any, embedder: Embedder) -> int:
     """Embed every message lacking a current embedding for `embedder` (what the worker
-    does, synchronously, through the same `fetch_embedding_inputs`); returns the count."""
-    with database.connect() as conn:
-        ids = [row[0] for row in conn.execute(
-            "SELECT m.id FROM messages m LEFT JOIN message_embeddings e "
-            "ON e.message_id = m.id AND e.model = %s "
-            "WHERE e.message_id IS NULL OR e.message_version < m.version ORDER BY m.id",
-            (embedder.name,),
-        ).fetchall()]
-        for begin in range(0, len(ids), batch_size):
-            with conn.transaction(), conn.cursor() as cursor:
-                inputs = fetch_embedding_inputs(cursor, ids[begin:begin + batch_size])
-                vectors = embedder.encode([text for _, _, text in inputs])
-                cursor.executemany(
-                    "INSERT INTO message_embeddings (message_id, model, embedding, "
-                    "message_version) VALUES (%s, %s, %s::vector, %s) "
-                    "ON CONFLICT (message_id, model) DO UPDATE SET embedding = "
-                    "EXCLUDED.embedding, message_version = EXCLUDED.message_version",
-                    [(mid, embedder.name, _vector(vector), version)
-                     for (mid, version, _), vector in zip(inputs, vectors, strict=True)],
-                )
-    return len(ids)
+    does, synchronously); returns the count."""
+    return embed_missing(database, embedder, progress=False)
 
 
 def build_benchmark_archive(database: Any, embedder: Embedder,
@@ -173,10 +153,6 @@ def build_benchmark_archive(database: Any, embedder: Embedder,
     embedded = embed_archive(database, embedder)
     return {"conversations": len(parsed), "messages": sum(len(c.messages) for c in parsed),
             "embedded": embedded}
-
-
-def _vector(values: Any) -> str:
-    return "[" + ",".join(repr(float(x)) for x in values) + "]"
 
 
 # -- server -------------------------------------------------------------------------------
@@ -343,9 +319,9 @@ def run_api_benchmark(database: Any, requests: int = 60, warmup: int = 5,
     results = []
     token = get_settings().api_token
     headers = {"Authorization": f"Bearer {token}"} if token else {}
+    # Both sides encode queries through SearchService, on one torch thread each.
     with (running_server(env={"DATABASE_URL": database.url}) as base,
-          httpx.Client(base_url=base, timeout=60.0, headers=headers) as client,
-          _torch_threads(DEFAULT_TORCH_THREADS)):
+          httpx.Client(base_url=base, timeout=60.0, headers=headers) as client):
         for endpoint, planned in tqdm(plan.items(), desc="endpoints", disable=not progress):
             timings, reference = _time_pairs(
                 [(_http_call(client, r), _in_process_call(adapter, r)) for r in planned])
@@ -354,20 +330,6 @@ def run_api_benchmark(database: Any, requests: int = 60, warmup: int = 5,
                              summary.total_embeddings)
     print_api_benchmark(benchmark)
     return benchmark
-
-
-@contextmanager
-def _torch_threads(threads: int) -> Iterator[None]:
-    """The server's torch thread setting in this process too (the in-process reference
-    encodes queries like the server does), restored afterwards."""
-    import torch
-
-    saved = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(saved)
 
 
 def _latency(endpoint: str, timings: list[float], reference: list[float]) -> EndpointLatency:

@@ -170,25 +170,25 @@ def build_generated_archive(
     conversations, used = generated_conversations(messages, pool=pool, tag="latency")
     with database.connect() as conn:
         ingest(conn, conversations)
-        ids = [
-            row[0]
-            for row in conn.execute(
-                "SELECT m.id FROM messages m JOIN conversations c ON c.id = m.conversation_id "
-                "WHERE c.source_id LIKE 'latency-%%' "
-                "ORDER BY split_part(c.source_id, '-', 2)::int, m.position"
-            ).fetchall()
-        ]
+        rows = conn.execute(
+            "SELECT m.id, m.position FROM messages m "
+            "JOIN conversations c ON c.id = m.conversation_id "
+            "WHERE c.source_id LIKE 'latency-%%' "
+            "ORDER BY split_part(c.source_id, '-', 2)::int, m.position"
+        ).fetchall()
         vectors = pool_vectors(pool_embeddings, used)
+        # Fresh messages are all at version 1, so is the previous turn (context) if any.
         with conn.transaction(), conn.cursor() as cursor, cursor.copy(
-            "COPY message_embeddings (message_id, model, embedding, message_version) FROM STDIN"
+            "COPY message_embeddings (message_id, model, embedding, message_version, "
+            "context_version) FROM STDIN"
         ) as copy:
-            for mid, vector in tqdm(zip(ids, vectors, strict=True), total=len(ids),
-                                    desc="vectors", leave=False):
-                copy.write_row((mid, embedder.name, _literal(vector), 1))
+            for (mid, position), vector in tqdm(zip(rows, vectors, strict=True), total=len(rows),
+                                                desc="vectors", leave=False):
+                copy.write_row((mid, embedder.name, _literal(vector), 1, 1 if position else 0))
         conn.execute("ANALYZE messages")
         conn.execute("ANALYZE message_embeddings")
         conn.commit()
-    return len(ids)
+    return len(rows)
 
 
 def locomo_queries(dataset: Any, count: int = 200) -> list[Query]:

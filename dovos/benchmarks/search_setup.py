@@ -11,12 +11,14 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from pgvector.psycopg import register_vector
 from tqdm.auto import tqdm
 
 from dovos.embeddings import Embedder
 from dovos.evaluation.locomo import LocomoDataset, load_locomo
 from dovos.ingest import ingest
-from dovos.search.document_text import fetch_embedding_inputs
+from dovos.search.document_text import fetch_embedding_inputs, stale_message_ids
+from dovos.worker import upsert_embeddings
 
 
 def load_locomo_archive(database: Any, path: str | Path, **options: Any) -> LocomoDataset:
@@ -30,18 +32,13 @@ def load_locomo_archive(database: Any, path: str | Path, **options: Any) -> Loco
 def embed_missing(
     database: Any, embedder: Embedder, *, batch_size: int = 256, progress: bool = True
 ) -> int:
-    """Embed every message without a current embedding for `embedder.name`; returns how
-    many were written. Each batch commits on its own, so an interrupt keeps whole batches."""
+    """Embed every message without a current embedding for `embedder.name` (what the
+    worker does, synchronously); returns how many were written. Each batch commits on
+    its own, so an interrupt keeps whole batches."""
     with database.connect() as conn:
-        ids = [
-            row[0]
-            for row in conn.execute(
-                "SELECT m.id FROM messages m LEFT JOIN message_embeddings e "
-                "  ON e.message_id = m.id AND e.model = %s "
-                "WHERE e.message_id IS NULL OR e.message_version < m.version ORDER BY m.id",
-                (embedder.name,),
-            ).fetchall()
-        ]
+        register_vector(conn)
+        with conn.transaction(), conn.cursor() as cursor:
+            ids = stale_message_ids(cursor, embedder.name)
         bar = tqdm(total=len(ids), desc="embedding", unit="msg", disable=not progress)
         for start in range(0, len(ids), batch_size):
             _embed_batch(conn, embedder, ids[start : start + batch_size])
@@ -53,13 +50,5 @@ def embed_missing(
 def _embed_batch(conn: Any, embedder: Embedder, ids: list[uuid.UUID]) -> None:
     with conn.transaction(), conn.cursor() as cursor:
         inputs = fetch_embedding_inputs(cursor, ids)
-        vectors = embedder.encode([text for _, _, text in inputs])
-        cursor.executemany(
-            "INSERT INTO message_embeddings (message_id, model, embedding, message_version) "
-            "VALUES (%s, %s, %s::vector, %s) ON CONFLICT (message_id, model) DO UPDATE "
-            "SET embedding = EXCLUDED.embedding, message_version = EXCLUDED.message_version",
-            [
-                (mid, embedder.name, "[" + ",".join(map(repr, vec.tolist())) + "]", version)
-                for (mid, version, _), vec in zip(inputs, vectors, strict=True)
-            ],
-        )
+        vectors = embedder.encode([item.text for item in inputs])
+        upsert_embeddings(cursor, embedder.name, inputs, list(vectors))

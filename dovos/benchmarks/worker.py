@@ -289,7 +289,7 @@ def _embedding_texts(database: Any, source_ids: list[str]) -> list[str]:
             (source_ids,),
         )
         ids: list[uuid.UUID] = [row[0] for row in cursor.fetchall()]
-        return [text for _, _, text in fetch_embedding_inputs(cursor, ids)]
+        return [item.text for item in fetch_embedding_inputs(cursor, ids)]
 
 
 def _require_idle_queue(database: Any) -> None:

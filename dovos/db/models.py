@@ -96,7 +96,8 @@ class Message(Base):
 
 
 class MessageEmbedding(Base):
-    """The embedding of one message by one model, computed from `message_version`."""
+    """The embedding of one message by one model, computed from `message_version` of the
+    message and `context_version` of the turn before it (0: none; see document_text)."""
 
     __tablename__ = "message_embeddings"
 
@@ -106,6 +107,7 @@ class MessageEmbedding(Base):
     model: Mapped[str] = mapped_column(Text, primary_key=True)
     embedding: Mapped[Any] = mapped_column(Vector(EMBEDDING_DIM), nullable=False)
     message_version: Mapped[int] = mapped_column(Integer, nullable=False)
+    context_version: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), nullable=False, server_default=func.now()
     )

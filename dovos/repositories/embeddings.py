@@ -13,7 +13,8 @@ from dovos.db.models import MessageEmbedding
 
 @dataclass(frozen=True)
 class Coverage:
-    """Embedding coverage for one model: `stale` rows were embedded from an older version."""
+    """Embedding coverage for one model: `stale` rows were embedded from an older version
+    of the message or of the turn before it (its context)."""
 
     model: str
     total: int
@@ -30,7 +31,7 @@ class Coverage:
 
     @property
     def percent(self) -> float:
-        """Share of messages whose embedding matches their current version."""
+        """Share of messages whose embedding matches their current text and context."""
         return 100.0 * self.current / self.total if self.total else 100.0
 
 

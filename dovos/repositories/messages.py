@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
 from dovos.db.models import Message
+from dovos.repositories.jobs import EMBED_MESSAGE, JobRepository, embed_dedupe_key
+
+# The message and the turn after it: its embedding uses the message as context.
+EMBED_AFTER_EDIT_SQL = """
+SELECT n.id, n.version FROM messages m
+JOIN messages n ON n.conversation_id = m.conversation_id
+               AND n.position IN (m.position, m.position + 1)
+WHERE m.id = :id
+"""
 
 
 class MessageRepository:
@@ -35,13 +44,27 @@ class MessageRepository:
         )
 
     def update_content(self, message_id: uuid.UUID, content: str) -> int | None:
-        """Change a message's text; returns its version (bumped by the trigger if changed)."""
-        return self.session.execute(
+        """Change a message's text; returns its version (bumped by the trigger if changed),
+        or None for an unknown id.
+
+        A change enqueues, in the same transaction (the outbox), the embed jobs it calls
+        for: this message's and the next turn's, which is embedded with it as context.
+        """
+        before = self.session.scalar(select(Message.version).where(Message.id == message_id))
+        if before is None:
+            return None
+        version = self.session.execute(
             update(Message)
             .where(Message.id == message_id)
             .values(content=content)
             .returning(Message.version)
-        ).scalar_one_or_none()
+        ).scalar_one()
+        if version != before:
+            jobs = JobRepository(self.session)
+            for row in self.session.execute(text(EMBED_AFTER_EDIT_SQL), {"id": message_id}):
+                jobs.enqueue(EMBED_MESSAGE, {"message_id": str(row.id), "version": row.version},
+                             dedupe_key=embed_dedupe_key(row.id))
+        return version
 
     def count(self) -> int:
         return int(self.session.scalar(select(func.count()).select_from(Message)) or 0)

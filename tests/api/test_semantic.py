@@ -56,7 +56,7 @@ def test_rag_semantic_distance_is_half_of_one_minus_cosine(client: Any, embedded
     assert body.results[0].title == "Docker compose networking"
     # What was embedded for each message (the service decides; it may add context).
     with embedded.database.connect() as conn, conn.cursor() as cursor:
-        inputs = {str(mid): embedded_text for mid, _, embedded_text in fetch_embedding_inputs(
+        inputs = {str(item.message_id): item.text for item in fetch_embedding_inputs(
             cursor, [uuid.UUID(r.metadata.message_id) for r in body.results])}
     texts = [inputs[result.metadata.message_id] for result in body.results]
     vectors = embedder.encode([query] + texts)

@@ -171,6 +171,21 @@ def test_changed_message_gets_a_new_version_and_one_pending_job(
     assert jobs == [("2",)]
 
 
+def test_changed_turn_also_enqueues_the_turn_after_it(database: Any, tmp_path: Path) -> None:
+    """The next turn is embedded with the changed one as context, so it needs a new job."""
+    _import(database, _write(tmp_path / "v1.json", [_chatgpt("c1", ["q1", "a1", "q2", "a2"])]))
+    with database.connect() as connection:
+        connection.execute("UPDATE jobs SET status = 'completed'")  # the worker ran
+        connection.commit()
+    [result] = _import(database, _write(tmp_path / "v2.json",
+                                        [_chatgpt("c1", ["q1", "a1 edited", "q2", "a2"])]))
+    assert (result.result.messages_changed, result.result.jobs_enqueued) == (1, 2)
+    pending = _rows(database, "SELECT m.content, (j.payload->>'version')::int FROM jobs j "
+                              "JOIN messages m ON m.id = (j.payload->>'message_id')::uuid "
+                              "WHERE j.status = 'pending' ORDER BY m.position")
+    assert pending == [("a1 edited", 2), ("q2", 1)]
+
+
 @pytest.fixture
 def failing_trigger(database: Any) -> Iterator[Any]:
     """A real database failure on demand: inserting content 'boom' raises inside PostgreSQL."""

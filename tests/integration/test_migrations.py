@@ -43,7 +43,8 @@ def test_indexes_the_queries_need_exist(database) -> None:
         ).all()
     definitions = {name: definition for name, definition in rows}
     assert "USING gin (search_vector)" in definitions["messages_search_vector_idx"]
-    assert "gin_trgm_ops" in definitions["messages_content_trgm_idx"]
+    assert "gin_trgm_ops" in definitions["search_lexeme_stats_trgm_idx"]
+    assert "messages_content_trgm_idx" not in definitions  # typo tolerance uses the vocabulary
     assert "USING hnsw (embedding vector_cosine_ops)" in definitions["message_embeddings_hnsw_idx"]
     assert "WHERE (status = 'pending'::text)" in definitions["jobs_pending_due_idx"]
     assert "UNIQUE" in definitions["jobs_pending_dedupe_key_idx"]
@@ -70,3 +71,33 @@ def test_dequeue_uses_partial_index_among_many_completed_jobs(database) -> None:
             )
         )
     assert "jobs_pending_due_idx" in plan
+
+
+def test_0004_records_the_context_version_of_existing_embeddings(database) -> None:
+    """Embeddings stored before 0004 take their previous turn's current version, so they
+    are not all reported stale; the coverage function then sees context edits."""
+    try:
+        database.downgrade("0003")
+        with database.engine.begin() as conn:
+            conn.execute(text(
+                "INSERT INTO conversations (id, title, source, source_id) "
+                "VALUES ('00000000-0000-0000-0000-000000000001', 't', 'chatgpt', 'c1');"
+                "INSERT INTO messages (id, conversation_id, role, content, position) VALUES "
+                "('00000000-0000-0000-0000-00000000000a', '00000000-0000-0000-0000-000000000001',"
+                " 'user', 'q', 0),"
+                "('00000000-0000-0000-0000-00000000000b', '00000000-0000-0000-0000-000000000001',"
+                " 'assistant', 'a', 1);"
+                "UPDATE messages SET content = 'q, edited' WHERE position = 0;"
+                "INSERT INTO message_embeddings (message_id, model, embedding, message_version) "
+                "SELECT id, 'm', array_fill(0.1, ARRAY[384])::vector, version FROM messages;"
+            ))
+    finally:
+        database.migrate("head")
+    with database.engine.begin() as conn:
+        rows = conn.execute(text(
+            "SELECT m.position, e.context_version FROM message_embeddings e "
+            "JOIN messages m ON m.id = e.message_id ORDER BY m.position")).all()
+        assert [tuple(row) for row in rows] == [(0, 0), (1, 2)]
+        assert conn.execute(text("SELECT stale FROM embedding_coverage('m')")).scalar_one() == 0
+        conn.execute(text("UPDATE messages SET content = 'q, again' WHERE position = 0"))
+        assert conn.execute(text("SELECT stale FROM embedding_coverage('m')")).scalar_one() == 2

@@ -99,6 +99,21 @@ def test_edit_while_running_ends_with_the_new_version(database) -> None:
     assert job_counts(database) == {"pending": 0, "running": 0, "completed": 4, "failed": 0}
 
 
+def test_edit_of_a_turn_re_embeds_the_turn_after_it(database) -> None:
+    """The next turn's input holds the edited turn as context: it is re-embedded once,
+    and the turn after that (whose context did not change) is not."""
+    parsed = conversations(3, per_conversation=3)
+    store(database, parsed)
+    embedder = FakeEmbedder()
+    _worker(database, embedder).run(until_empty=True)
+    edit(database, parsed, {(0, 0): "an edited first question"})
+    stats = _worker(database, embedder).run(until_empty=True)
+    assert (stats.jobs_completed, stats.messages_embedded) == (2, 2)
+    _assert_current(database, embedder.name)  # message 1's vector is of its new input
+    assert embedder.count(parsed[0].messages[1].content) == 2
+    assert embedder.count(parsed[0].messages[2].content) == 1
+
+
 def test_an_older_version_never_overwrites_a_newer_embedding(database) -> None:
     """Worker A encodes version 1 slowly; meanwhile the message is edited and worker B
     embeds version 2. A's late write of version 1 must not replace it."""

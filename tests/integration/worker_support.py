@@ -151,7 +151,8 @@ def inputs(database: Any) -> dict[uuid.UUID, tuple[int, str]]:
     """message id -> (version, text the worker embeds for it now)."""
     with database.connect() as connection, connection.cursor() as cursor:
         ids = [row[0] for row in cursor.execute("SELECT id FROM messages").fetchall()]
-        return {mid: (version, text) for mid, version, text in fetch_embedding_inputs(cursor, ids)}
+        return {item.message_id: (item.version, item.text)
+                for item in fetch_embedding_inputs(cursor, ids)}
 
 
 def embeddings(database: Any, model: str) -> dict[uuid.UUID, tuple[int, np.ndarray]]:
