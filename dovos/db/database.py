@@ -16,7 +16,7 @@ from typing import Any
 
 import psycopg
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from dovos.config import Settings, get_settings
@@ -150,15 +150,7 @@ class Database:
     def check_extensions(self) -> dict[str, str]:
         """Ensure `vector` and `pg_trgm` exist (creating them if allowed); name what fails."""
         with self.engine.connect() as conn:
-            available = dict(
-                conn.execute(
-                    text(
-                        "SELECT name, installed_version FROM pg_available_extensions "
-                        "WHERE name = ANY(:names)"
-                    ),
-                    {"names": list(REQUIRED_EXTENSIONS)},
-                ).all()
-            )
+            available = _required_extensions(conn)
         versions: dict[str, str] = {}
         for name in REQUIRED_EXTENSIONS:
             if name not in available:
@@ -192,15 +184,7 @@ class Database:
         """Server, version, extensions, migration revision and client count."""
         with self.engine.connect() as conn:
             version = conn.execute(text("SHOW server_version")).scalar_one()
-            extensions = dict(
-                conn.execute(
-                    text(
-                        "SELECT name, installed_version FROM pg_available_extensions "
-                        "WHERE name = ANY(:names)"
-                    ),
-                    {"names": list(REQUIRED_EXTENSIONS)},
-                ).all()
-            )
+            extensions = _required_extensions(conn)
             clients = conn.execute(
                 text(
                     "SELECT count(*) FROM pg_stat_activity "
@@ -239,3 +223,16 @@ def reset_database() -> None:
     if _default is not None:
         _default.close()
     _default = None
+
+
+def _required_extensions(conn: Connection) -> dict[str, str | None]:
+    """Each required extension the server offers -> its installed version (None: not yet)."""
+    return dict(
+        conn.execute(
+            text(
+                "SELECT name, installed_version FROM pg_available_extensions "
+                "WHERE name = ANY(:names)"
+            ),
+            {"names": list(REQUIRED_EXTENSIONS)},
+        ).all()
+    )

@@ -22,7 +22,6 @@ import numpy as np
 import pandas as pd
 
 from dovos.evaluation.querysets import QuerySet
-from dovos.evaluation.runs import query_encoding_threads
 
 SEARCH_BASELINE_MS = 200.0  # CONTRACT.md: GET /api/search, ~0.2 s for 5 results
 
@@ -51,20 +50,19 @@ def mode_latency(
     if not queries:
         raise ValueError(f"query set {queryset.name!r} has no queries to time")
     rows = []
-    with query_encoding_threads():
-        for query in queries[:warmup]:  # load the model, warm the caches and the pool
-            service.search(query.text, mode="hybrid", k=k, filters=queryset.search_filters(query))
-        for mode in modes:
-            timings = _time_mode(service, queryset, queries, mode, k)
-            rows.append(
-                {
-                    "endpoint": f"search ({mode})",
-                    "mode": mode,
-                    "requests": len(timings),
-                    **percentiles(timings),
-                    "legacy_ms": SEARCH_BASELINE_MS,
-                }
-            )
+    for query in queries[:warmup]:  # load the model, warm the caches and the pool
+        service.search(query.text, mode="hybrid", k=k, filters=queryset.search_filters(query))
+    for mode in modes:
+        timings = _time_mode(service, queryset, queries, mode, k)
+        rows.append(
+            {
+                "endpoint": f"search ({mode})",
+                "mode": mode,
+                "requests": len(timings),
+                **percentiles(timings),
+                "legacy_ms": SEARCH_BASELINE_MS,
+            }
+        )
     return _with_speedups(pd.DataFrame(rows))
 
 

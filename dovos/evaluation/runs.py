@@ -16,8 +16,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections import Counter
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -98,28 +97,6 @@ def strictly_decreasing(scores: dict[str, float]) -> dict[str, float]:
     return result
 
 
-@contextmanager
-def query_encoding_threads(threads: int = 1) -> Iterator[None]:
-    """Encode queries with `threads` torch threads (restored afterwards).
-
-    One short query does not parallelise, and on a small machine whose cores are shared
-    (PostgreSQL, other processes) torch's threads wait on each other: measured on the
-    2-core development machine under load, 30 ms per query with one thread against
-    300-1000 ms with two. The API server makes the same choice.
-    """
-    try:
-        import torch
-    except ImportError:  # pragma: no cover - torch is a dependency
-        yield
-        return
-    saved = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(saved)
-
-
 def execute_run(
     service: Searcher,
     queryset: QuerySet,
@@ -143,9 +120,8 @@ def execute_run(
         disable=not progress,
         leave=False,
     )
-    with query_encoding_threads():
-        for query in queries:
-            _search_into(service, queryset, query, mode, depth, overrides, result, data)
+    for query in queries:  # SearchService encodes each query on one torch thread
+        _search_into(service, queryset, query, mode, depth, overrides, result, data)
     result.run = make_run(data, name)
     return result
 

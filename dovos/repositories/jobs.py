@@ -1,4 +1,8 @@
-"""The job queue as seen by producers and operators (the worker claims jobs itself)."""
+"""The job queue as seen by producers (enqueue) and by readers (counts).
+
+Operator actions (list and retry failed jobs) and everything the worker does live in
+`dovos.queue`, which keeps the one-pending-job-per-message rule when it requeues.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from dovos.db.models import JOB_STATUSES, Job
@@ -20,7 +24,7 @@ def embed_dedupe_key(message_id: object) -> str:
 
 
 class JobRepository:
-    """Enqueue jobs, count them by status, list and retry the failed ones."""
+    """Enqueue jobs and count them by status, inside a unit of work."""
 
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -75,25 +79,6 @@ class JobRepository:
             )
         ).one()
         return {"pending": row.pending, "running": row.running, "failed": row.failed}
-
-    def failed(self, limit: int = 50) -> list[Job]:
-        return list(
-            self.session.scalars(
-                select(Job).where(Job.status == "failed").order_by(Job.updated_at.desc()).limit(limit)
-            )
-        )
-
-    def retry_failed(self, job_ids: list[int] | None = None) -> int:
-        """Requeue failed jobs with a fresh attempt budget; returns how many."""
-        query = (
-            update(Job)
-            .where(Job.status == "failed")
-            .values(status="pending", attempts=0, run_after=func.now(), lease_owner=None,
-                    lease_expires_at=None)
-        )
-        if job_ids is not None:
-            query = query.where(Job.id.in_(job_ids))
-        return int(self.session.execute(query).rowcount or 0)
 
 
 def _json(value: Any) -> str:

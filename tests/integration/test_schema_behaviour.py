@@ -108,22 +108,41 @@ def test_conversation_summaries_view(database) -> None:
 def test_embedding_coverage_counts_embedded_and_stale(database) -> None:
     with database.unit_of_work() as uow:
         conversation = _conversation(uow, ["a", "b", "c", "d"])
-        for message in conversation.messages[:3]:
+        for position, message in enumerate(conversation.messages[:3]):
             uow.session.add(
                 MessageEmbedding(
-                    message_id=message.id, model="m", embedding=np.ones(384), message_version=1
+                    message_id=message.id, model="m", embedding=np.ones(384), message_version=1,
+                    context_version=1 if position else 0,
                 )
             )
     with database.unit_of_work() as uow:
+        assert uow.embeddings.coverage("m").stale == 0
         uow.messages.update_content(conversation.messages[0].id, "changed")
     with database.unit_of_work() as uow:
         coverage = uow.embeddings.coverage("m")
         other = uow.embeddings.coverage("other-model")
         view = uow.session.execute(text("SELECT model, total, embedded, stale FROM embedding_coverage")).all()
-    assert (coverage.total, coverage.embedded, coverage.stale) == (4, 3, 1)
-    assert coverage.current == 2 and coverage.missing == 1 and coverage.percent == 50.0
+    # Stale: the edited message, and the next one, embedded with the old text as context.
+    assert (coverage.total, coverage.embedded, coverage.stale) == (4, 3, 2)
+    assert coverage.current == 1 and coverage.missing == 1 and coverage.percent == 25.0
     assert (other.total, other.embedded) == (4, 0)
-    assert [tuple(row) for row in view] == [("m", 4, 3, 1)]
+    assert [tuple(row) for row in view] == [("m", 4, 3, 2)]
+
+
+def test_an_edit_enqueues_jobs_for_the_message_and_the_next_turn(database) -> None:
+    with database.unit_of_work() as uow:
+        conversation = _conversation(uow, ["a", "b", "c"])
+        ids = [message.id for message in conversation.messages]
+    with database.unit_of_work() as uow:
+        assert uow.messages.update_content(ids[1], "b") == 1  # unchanged: no job
+        assert uow.jobs.live_counts()["pending"] == 0
+        assert uow.messages.update_content(ids[1], "b, edited") == 2
+        assert uow.messages.update_content(uuid.uuid4(), "x") is None
+    with database.engine.connect() as conn:
+        payloads = conn.execute(text("SELECT payload FROM jobs ORDER BY payload->>'version' DESC")).scalars().all()
+    assert sorted((p["message_id"], p["version"]) for p in payloads) == sorted(
+        [(str(ids[1]), 2), (str(ids[2]), 1)]
+    )
 
 
 def test_unit_of_work_rolls_back_everything_on_error(database) -> None:
@@ -173,7 +192,7 @@ def test_settings_round_trip(database) -> None:
         assert uow.settings.get("search.params", "default") == "default"
 
 
-def test_jobs_enqueue_dedupes_pending_and_retry_requeues_failed(database) -> None:
+def test_jobs_enqueue_dedupes_pending_and_counts_live_jobs(database) -> None:
     message_id = str(uuid.uuid4())
     with database.unit_of_work() as uow:
         first = uow.jobs.enqueue("embed_message", {"v": 1}, dedupe_key=f"embed:{message_id}")
@@ -186,9 +205,9 @@ def test_jobs_enqueue_dedupes_pending_and_retry_requeues_failed(database) -> Non
         )
     with database.unit_of_work() as uow:
         assert uow.jobs.live_counts() == {"pending": 0, "running": 0, "failed": 1}
-        assert [job.id for job in uow.jobs.failed()] == [first]
-        assert uow.jobs.retry_failed() == 1
-    with database.unit_of_work() as uow:
-        job = uow.jobs.get(first)
-        assert (job.status, job.attempts) == ("pending", 0)
-        assert uow.jobs.counts_by_status()["pending"] == 1
+        assert uow.jobs.counts_by_status() == {
+            "pending": 0, "running": 0, "completed": 0, "failed": 1
+        }
+        third = uow.jobs.enqueue("embed_message", {"v": 3}, dedupe_key=f"embed:{message_id}")
+        assert third != first  # a failed job does not block a new pending one
+        assert uow.jobs.live_counts() == {"pending": 1, "running": 0, "failed": 1}
