@@ -60,9 +60,9 @@ class Sizes:
     api_requests: int
 
 
-QUICK = Sizes(QUICK_LOCOMO_SAMPLES, search_passes=2, import_messages=4_000,
+QUICK = Sizes(QUICK_LOCOMO_SAMPLES, search_passes=3, import_messages=4_000,
               worker_messages=600, worker_slices=4, api_requests=50)
-FULL = Sizes(None, search_passes=4, import_messages=20_000,
+FULL = Sizes(None, search_passes=5, import_messages=20_000,
              worker_messages=0, worker_slices=8, api_requests=60)
 
 
@@ -117,8 +117,8 @@ def run_bench(
         with scratch_database(url) as scratch:
             context = Context(scratch, url, model, QUICK if quick else FULL, factory, params,
                               path, progress, report)
-            for phase in tqdm([p for p in chosen if p != "api"], desc="bench", unit="phase",
-                              disable=not progress):
+            local = [phase for phase in chosen if phase != "api"]
+            for phase in tqdm(local, desc="bench", unit="phase", disable=not progress or not local):
                 _timed_phase(context, phase)
         if "api" in chosen:
             _timed_phase(context, "api")
@@ -231,35 +231,45 @@ def _quality(context: Context, dataset: Dataset, prefix: str) -> None:
 
 # -- speed --------------------------------------------------------------------------------
 def search_phase(context: Context) -> str | None:
-    """Hybrid p50 against bare lexical p50 + bare vector p50, timed query by query."""
+    """Hybrid p50 against bare lexical p50 + bare vector p50, timed query by query.
+
+    Each query is timed `search_passes` times on each side, interleaved, and keeps its
+    fastest time: on a shared machine a few-millisecond search is sometimes preempted
+    while a 0.2 ms bare statement rarely is, and the minimum removes that bias."""
     from dovos.benchmarks.search_latency import BARE_LEXICAL, BARE_VECTOR
 
     dataset = demo_dataset()
     prepare_dataset(dataset, context.database, embedder=context.embedder, progress=False)
     texts = [query.text for query in dataset.queryset.judged().queries]
     service, name = context.service(), context.embedder.name
-    vectors = {}
-    for text in texts:  # fills the service's query cache; the bare side gets the same vector
+    vectors = dict(zip(texts, map(_literal, context.embedder.encode(texts, batch_size=32)),
+                       strict=True))
+    for text in texts:  # fills the service's query cache (and its connection pool)
         service.search(text, mode="hybrid", params=context.params)
-        vectors[text] = _literal(context.embedder.encode([text])[0])
-    hybrid, lexical, vector = [], [], []
+    timings: dict[str, list[list[float]]] = {"hybrid": [], "lexical": [], "vector": []}
     with context.database.connect() as conn:
         conn.execute("SELECT set_config('hnsw.ef_search', '100', false)")
-        for _ in range(context.sizes.search_passes):
-            for text in texts:
-                hybrid.append(_ms(lambda t=text: service.search(t, mode="hybrid",
-                                                                params=context.params)))
-                lexical.append(_ms(lambda t=text: conn.execute(BARE_LEXICAL, {"q": t}).fetchall()))
-                vector.append(_ms(lambda t=text: conn.execute(
-                    BARE_VECTOR, {"v": vectors[t], "model": name}).fetchall()))
-    legs, fused = statistics.median(lexical) + statistics.median(vector), statistics.median(hybrid)
-    print(f"bench search: hybrid p50 {fused:.2f} ms, bare lexical p50 "
-          f"{statistics.median(lexical):.2f} ms + bare vector p50 {statistics.median(vector):.2f} "
-          f"ms ({len(hybrid)} searches each, query vector cached)")
+        for text in texts:
+            calls = {
+                "hybrid": lambda t=text: service.search(t, mode="hybrid", params=context.params),
+                "lexical": lambda t=text: conn.execute(BARE_LEXICAL, {"q": t}).fetchall(),
+                "vector": lambda t=text: conn.execute(
+                    BARE_VECTOR, {"v": vectors[t], "model": name}).fetchall(),
+            }
+            rounds = [{side: _ms(call) for side, call in calls.items()}
+                      for _ in range(context.sizes.search_passes)]
+            for side in calls:
+                timings[side].append([round_[side] for round_ in rounds])
+    p50 = {side: statistics.median(min(times) for times in per_query)
+           for side, per_query in timings.items()}
+    print(f"bench search: hybrid p50 {p50['hybrid']:.2f} ms, bare lexical p50 "
+          f"{p50['lexical']:.2f} ms + bare vector p50 {p50['vector']:.2f} ms "
+          f"({len(texts)} queries, best of {context.sizes.search_passes}, query vector cached)")
     context.report.add(Figure(
-        "search.hybrid_vs_bare_legs", legs / fused, "speed", "x",
-        reference="(bare lexical SQL p50 + bare vector SQL p50) / hybrid service p50, "
-                  f"demo archive, {len(hybrid)} searches, query vector cached"))
+        "search.hybrid_vs_bare_legs", (p50["lexical"] + p50["vector"]) / p50["hybrid"],
+        "speed", "x",
+        reference="(bare lexical SQL + bare vector SQL) / hybrid service, p50 over the demo "
+                  f"queries of each one's best of {context.sizes.search_passes}, query vector cached"))
     return None
 
 
