@@ -14,7 +14,7 @@ TORCH_INDEX_URL ?=
 PIP := $(BIN)/python -m pip --disable-pip-version-check
 REPORT_ARGS ?=
 
-.PHONY: run test bench clean
+.PHONY: run test bench bench-update clean
 
 run: $(VENV)/.installed-run
 	$(BIN)/dovos db migrate
@@ -23,9 +23,14 @@ run: $(VENV)/.installed-run
 
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest
+	$(BIN)/dovos bench --quick --check eval/baselines/regression.json
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest -m benchmark -s tests/benchmarks
+
+# Deliberately refresh the regression baseline (tolerances in the file are kept).
+bench-update: $(VENV)/.installed-dev
+	$(BIN)/dovos bench --quick --update eval/baselines/regression.json
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
