@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+
 import psycopg
 from psycopg import sql
 from sqlalchemy.engine import make_url

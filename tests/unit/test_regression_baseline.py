@@ -7,8 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from dovos.regression import BenchReport, Figure, check, format_verdicts, regressions
-from dovos.regression import load_baseline, update_baseline
+from dovos.regression import (
+    BenchReport,
+    Figure,
+    check,
+    format_verdicts,
+    load_baseline,
+    regressions,
+    update_baseline,
+)
 from dovos.regression.baseline import BaselineError
 
 
