@@ -9,6 +9,7 @@ dropping each other's database; a leftover from a killed run is dropped on the n
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -63,7 +64,22 @@ def scratch_database(url: str, suffix: str = "_bench") -> Iterator[Database]:
         yield database
     finally:
         database.close()
+        _wait_for_clients(url, name)
         _drop(url, name)
+
+
+def _wait_for_clients(url: str, name: str, seconds: float = 3.0) -> None:
+    """Give connections still closing (a stopped worker's listener notices within a
+    quarter second) time to go, so that DROP ... FORCE cuts off no one mid-sentence."""
+    deadline = time.monotonic() + seconds
+    with psycopg.connect(url, autocommit=True) as conn:
+        while time.monotonic() < deadline:
+            row = conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = %s", (name,)
+            ).fetchone()
+            if not row or not row[0]:
+                return
+            time.sleep(0.1)
 
 
 def _create(url: str, name: str) -> None:
