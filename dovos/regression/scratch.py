@@ -39,7 +39,13 @@ def database_name(url: str) -> str:
 @contextmanager
 def benchmark_lock(url: str) -> Iterator[None]:
     """Hold a session advisory lock on the server for the whole run, or fail clearly."""
-    with psycopg.connect(url, autocommit=True) as conn:
+    try:
+        conn = psycopg.connect(url, autocommit=True)
+    except psycopg.OperationalError as error:
+        raise ScratchDatabaseError(
+            f"cannot connect to {redact(url)}: {str(error).strip().splitlines()[0]}"
+        ) from error
+    with conn:
         locked = conn.execute("SELECT pg_try_advisory_lock(%s)", (LOCK_KEY,)).fetchone()
         if not locked or not locked[0]:
             raise ScratchDatabaseError(

@@ -110,3 +110,24 @@ def test_unknown_phase_and_bad_baseline_are_clear_errors(database_session, tmp_p
     done = _dovos("bench", "--quick", "--check", str(broken))
     assert done.returncode == 1
     assert "broken.json is not valid JSON" in done.stderr
+
+
+def test_a_role_that_cannot_create_databases_gets_a_clear_error(database_session, embedder) -> None:  # type: ignore[no-untyped-def]
+    from types import SimpleNamespace
+
+    from sqlalchemy.engine import make_url
+
+    from dovos.regression.scratch import ScratchDatabaseError
+
+    with database_session.connect(autocommit=True) as conn:
+        conn.execute("DROP ROLE IF EXISTS bench_no_createdb")
+        conn.execute("CREATE ROLE bench_no_createdb LOGIN NOCREATEDB")
+    url = make_url(database_session.url).set(username="bench_no_createdb")
+    try:
+        with pytest.raises(ScratchDatabaseError, match="CREATEDB") as error:
+            run_bench(True, database=SimpleNamespace(url=url.render_as_string(False)),
+                      embedder=embedder, phases=["demo"], progress=False)
+        assert "_bench" in str(error.value)
+    finally:
+        with database_session.connect(autocommit=True) as conn:
+            conn.execute("DROP ROLE bench_no_createdb")
