@@ -116,16 +116,19 @@ class WorkerBenchmark:
         }
 
 
-def benchmark_conversations(locomo_path: str | Path | None) -> tuple[str, list[ParsedConversation]]:
-    """The LoCoMo dev turns as conversations, or generated ones of similar size."""
+def benchmark_conversations(
+    locomo_path: str | Path | None, generated_messages: int | None = None
+) -> tuple[str, list[ParsedConversation]]:
+    """The LoCoMo dev turns as conversations, or `generated_messages` generated turns
+    (default: about the size of LoCoMo dev)."""
     if locomo_path is not None and Path(locomo_path).is_file():
         from dovos.evaluation.locomo import load_locomo
 
         conversations = load_locomo(locomo_path).conversations
         source = f"LoCoMo dev ({Path(locomo_path).name})"
     else:
-        conversations = generated_conversations()
-        source = "generated"
+        conversations = generated_conversations(generated_messages or GENERATED_MESSAGES)
+        source = f"{sum(len(c.messages) for c in conversations)} generated messages"
     tagged = [
         ParsedConversation("unknown", BENCH_PREFIX + c.source_id, c.title, c.messages,
                            c.created_at, c.metadata)
@@ -181,6 +184,20 @@ def run_worker_benchmark(
         print(f"median ratio, batch {b}, encode batch {e}, concurrency {c}: {ratio:.3f} "
               f"(aim >= {AIM_RATIO})")
     return result
+
+
+def measure_worker_run(
+    database: Any,
+    embedder: Embedder,
+    conversations: list[ParsedConversation],
+    config: tuple[int, int, int] = DEFAULT_CONFIGS[0],
+    *,
+    slices: int = 8,
+) -> WorkerRun:
+    """One timed comparison (worker drain vs plain encode) on an idle queue."""
+    _require_idle_queue(database)
+    embedder.encode(["warm up"])
+    return _one_run(database, embedder, conversations, config, slices=slices, first=0)
 
 
 def _one_run(

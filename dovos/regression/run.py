@@ -288,19 +288,12 @@ def import_phase(context: Context) -> str | None:
 def worker_phase(context: Context) -> str | None:
     from dovos.benchmarks import worker as bench
 
-    messages = context.sizes.worker_messages
-    if messages:
-        conversations = [
-            type(c)("unknown", bench.BENCH_PREFIX + c.source_id, c.title, c.messages,
-                    c.created_at, c.metadata)
-            for c in bench.generated_conversations(messages)
-        ]
-        source = f"{messages} generated messages"
-    else:
-        source, conversations = bench.benchmark_conversations(context.locomo_path)
-    bench._require_idle_queue(context.database)
-    run = bench._one_run(context.database, context.embedder, conversations,
-                         bench.DEFAULT_CONFIGS[0], slices=context.sizes.worker_slices, first=0)
+    messages = context.sizes.worker_messages  # 0: the LoCoMo dev turns (full run)
+    source, conversations = bench.benchmark_conversations(
+        None if messages else context.locomo_path, generated_messages=messages or None
+    )
+    run = bench.measure_worker_run(context.database, context.embedder, conversations,
+                                   slices=context.sizes.worker_slices)
     print(f"bench worker: plain encode {run.reference_rate:.1f} msg/s, worker "
           f"{run.worker_rate:.1f} msg/s, ratio {run.ratio:.3f} ({source})")
     context.report.add(Figure("worker.vs_encode", run.ratio, "speed", "x",
