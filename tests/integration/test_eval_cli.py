@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from eval_support import truncate, write_tiny_beir
+from json_numbers import numbers_in
 
 DOVOS = str(Path(sys.executable).parent / "dovos")
 
@@ -94,18 +95,6 @@ def test_eval_names_bad_input(database, tmp_path: Path) -> None:  # type: ignore
     assert done.returncode == 1 and "no notebook 'compare'" in done.stderr
 
 
-def _numbers(value: object) -> list[float]:
-    if isinstance(value, bool):
-        return []
-    if isinstance(value, int | float):
-        return [float(value)]
-    if isinstance(value, dict):
-        return [n for v in value.values() for n in _numbers(v)]
-    if isinstance(value, list):
-        return [n for v in value for n in _numbers(v)]
-    return []
-
-
 @pytest.mark.slow
 def test_report_end_to_end_and_history(database_session, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     from dovos.evaluation.report import build_report
@@ -131,7 +120,7 @@ def test_report_end_to_end_and_history(database_session, tmp_path: Path) -> None
             page = (run_dir / f"{name}.html").read_text()
             assert "data:image/png;base64," in page, f"{name} has no plot"
             assert "prepare_dataset(" not in page  # code cells are hidden
-            assert _numbers(json.loads((run_dir / f"{name}.json").read_text()))
+            assert numbers_in(json.loads((run_dir / f"{name}.json").read_text()))
         summary = json.loads((out / "summary.json").read_text())
         assert summary["ok"] and summary["dataset"] == f"beir:{beir}"
         headline = summary["headline"]

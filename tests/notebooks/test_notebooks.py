@@ -10,6 +10,7 @@ from typing import Any
 
 import nbformat
 import pytest
+from json_numbers import numbers_in
 from sqlalchemy import text
 
 from dovos.evaluation.report import NOTEBOOK_DIR, NOTEBOOKS, render_html, run_notebook
@@ -68,18 +69,6 @@ def _literal_assignments(source: str) -> dict[str, Any]:
     return values
 
 
-def _numbers(value: object) -> list[float]:
-    if isinstance(value, bool):
-        return []
-    if isinstance(value, int | float):
-        return [float(value)]
-    if isinstance(value, dict):
-        return [n for v in value.values() for n in _numbers(v)]
-    if isinstance(value, list):
-        return [n for v in value for n in _numbers(v)]
-    return []
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_notebook_runs_and_writes_its_results(demo_database, tmp_path: Path, name: str) -> None:  # type: ignore[no-untyped-def]
@@ -87,7 +76,7 @@ def test_notebook_runs_and_writes_its_results(demo_database, tmp_path: Path, nam
     outcome = run_notebook(name, tmp_path, parameters, cell_timeout=600)
     assert outcome.ok, outcome.error
     results = json.loads((tmp_path / f"{name}.json").read_text())
-    assert _numbers(results), f"{name} wrote no numbers"
+    assert numbers_in(results), f"{name} wrote no numbers"
     assert "data:image/png;base64," in render_html(tmp_path / f"{name}.ipynb")
     check = CHECKS[name]
     check(results)
