@@ -8,6 +8,7 @@ conventional name.
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -63,3 +64,11 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """The process-wide settings, read once (call `get_settings.cache_clear()` to re-read)."""
     return Settings()
+
+
+def shared_dir() -> Path:
+    """The read-only `shared` folder (datasets, export fixtures, the API contract): next
+    to the source checkout, or where $DOVOS_SHARED_DIR says. Only tests and benchmarks
+    read it, and they skip what it lacks."""
+    checkout = Path(__file__).resolve().parents[1]
+    return Path(os.environ.get("DOVOS_SHARED_DIR", checkout.parent / "shared"))

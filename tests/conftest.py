@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-SHARED_DIR = Path(os.environ.get("DOVOS_SHARED_DIR", REPO_ROOT.parent / "shared"))
+from dovos.config import shared_dir
+
+SHARED_DIR = shared_dir()
 TABLES = "conversations, messages, message_embeddings, jobs, settings"
 
 

@@ -32,6 +32,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from dovos.config import shared_dir
 from dovos.embeddings import Embedder, get_embedder
 from dovos.evaluation.datasets import Dataset, demo_dataset, locomo_dataset
 from dovos.evaluation.metrics import evaluate_runs
@@ -44,7 +45,6 @@ from dovos.search.types import MODES
 PHASES: tuple[str, ...] = ("demo", "search", "locomo", "import", "worker", "api")
 METRICS = ("ndcg@10", "recall@10")
 QUICK_LOCOMO_SAMPLES = ("conv-26", "conv-30")
-REPO_ROOT = Path(__file__).resolve().parents[2]
 ServiceFactory = Callable[[Any, Embedder], Any]
 
 
@@ -68,8 +68,7 @@ FULL = Sizes(None, search_passes=5, import_messages=20_000,
 
 def default_locomo_path() -> Path:
     """LoCoMo dev in the shared folder next to the repository (or $DOVOS_SHARED_DIR)."""
-    shared = Path(os.environ.get("DOVOS_SHARED_DIR", REPO_ROOT.parent / "shared"))
-    return shared / "datasets" / "locomo" / "locomo10_dev.json"
+    return shared_dir() / "datasets" / "locomo" / "locomo10_dev.json"
 
 
 @dataclass

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
 from dovos.benchmarks.worker import AIM_RATIO, run_worker_benchmark
-
-SHARED_DIR = Path(os.environ.get("DOVOS_SHARED_DIR", Path(__file__).resolve().parents[3] / "shared"))
+from dovos.regression.run import default_locomo_path
 
 pytestmark = pytest.mark.benchmark
 
 
 def test_worker_throughput_against_plain_encode(database, embedder) -> None:
-    locomo = SHARED_DIR / "datasets" / "locomo" / "locomo10_dev.json"  # generated if absent
+    locomo = default_locomo_path()  # generated turns if absent
     result = run_worker_benchmark(
         database, embedder, locomo_path=locomo if locomo.is_file() else None,
         configs=((256, 32, 2), (256, 32, 1), (64, 32, 1)), repeats=1, slices=8,
