@@ -27,6 +27,7 @@ import psycopg
 from dovos.importers.parsed import ParsedConversation, ParsedMessage
 from dovos.importers.text import needs_repair, value_needs_repair
 from dovos.repositories.jobs import EMBED_MESSAGE, embed_dedupe_key
+from dovos.search.document_text import dependent_inputs
 
 _PROGRESS_EVERY = 2_000  # messages between progress callbacks
 
@@ -90,10 +91,14 @@ def ingest(
         plan = _plan(parsed.items, stored, result)
         _write_conversations(cursor, plan)
         _write_new_messages(cursor, plan.new_messages, on_progress)
-        versions = _write_changed_messages(cursor, plan.changed_messages)
+        changed_ids = _write_changed_messages(cursor, plan.changed_messages)
         result.jobs_enqueued = _copy_new_message_jobs(
             cursor, [row[0] for row in plan.new_messages], max_attempts
-        ) + _enqueue_embed_jobs(cursor, versions + _next_turns(cursor, versions), max_attempts)
+        )
+        # After the copy: a turn after a changed one may be new, and meets the upsert.
+        result.jobs_enqueued += _enqueue_embed_jobs(
+            cursor, dependent_inputs(cursor, changed_ids), max_attempts
+        )
     return result
 
 
@@ -290,8 +295,8 @@ def _write_new_messages(
 
 def _write_changed_messages(
     cursor: psycopg.Cursor[Any], rows: list[tuple[Any, ...]]
-) -> list[tuple[uuid.UUID, int]]:
-    """Update changed messages in one statement; return (id, new version) for content changes."""
+) -> list[uuid.UUID]:
+    """Update changed messages in one statement; return the ids whose content changed."""
     if not rows:
         return []
     cursor.execute(
@@ -305,26 +310,7 @@ def _write_changed_messages(
         "RETURNING m.id, m.version, b.version",
         [list(column) for column in zip(*rows, strict=True)],
     )
-    return [(mid, version) for mid, version, old in cursor.fetchall() if version != old]
-
-
-def _next_turns(
-    cursor: psycopg.Cursor[Any], changed: list[tuple[uuid.UUID, int]]
-) -> list[tuple[uuid.UUID, int]]:
-    """(id, version) of the turns right after the changed ones and not changed themselves:
-    they are embedded with the previous turn as context (dovos.search.document_text), so
-    they need a new embedding too. Runs after the new messages' jobs were copied, so a
-    next turn inserted just now is met by the enqueue's upsert."""
-    if not changed:
-        return []
-    changed_ids = [mid for mid, _ in changed]
-    cursor.execute(
-        "SELECT n.id, n.version FROM messages m JOIN messages n "
-        "  ON n.conversation_id = m.conversation_id AND n.position = m.position + 1 "
-        "WHERE m.id = ANY(%(ids)s) AND NOT n.id = ANY(%(ids)s)",
-        {"ids": changed_ids},
-    )
-    return [(row[0], row[1]) for row in cursor.fetchall()]
+    return [mid for mid, version, old in cursor.fetchall() if version != old]
 
 
 def _copy_new_message_jobs(

@@ -4,19 +4,12 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from dovos.db.models import Message
 from dovos.repositories.jobs import EMBED_MESSAGE, JobRepository, embed_dedupe_key
-
-# The message and the turn after it: its embedding uses the message as context.
-EMBED_AFTER_EDIT_SQL = """
-SELECT n.id, n.version FROM messages m
-JOIN messages n ON n.conversation_id = m.conversation_id
-               AND n.position IN (m.position, m.position + 1)
-WHERE m.id = :id
-"""
+from dovos.search.document_text import DEPENDENT_INPUTS_SQL
 
 
 class MessageRepository:
@@ -61,9 +54,15 @@ class MessageRepository:
         ).scalar_one()
         if version != before:
             jobs = JobRepository(self.session)
-            for row in self.session.execute(text(EMBED_AFTER_EDIT_SQL), {"id": message_id}):
-                jobs.enqueue(EMBED_MESSAGE, {"message_id": str(row.id), "version": row.version},
-                             dedupe_key=embed_dedupe_key(row.id))
+            dependents = self.session.connection().exec_driver_sql(
+                DEPENDENT_INPUTS_SQL, {"ids": [message_id]}
+            ).all()
+            for dependent_id, dependent_version in dependents:
+                jobs.enqueue(
+                    EMBED_MESSAGE,
+                    {"message_id": str(dependent_id), "version": dependent_version},
+                    dedupe_key=embed_dedupe_key(dependent_id),
+                )
         return version
 
     def count(self) -> int:

@@ -33,6 +33,16 @@ LEFT JOIN messages p ON p.conversation_id = m.conversation_id AND p.position = m
 WHERE m.id = ANY(%(ids)s)
 """
 
+# The messages whose input holds the text of any of the given ones: each message itself
+# and the turn after it. An edit of a message makes all of them stale.
+DEPENDENT_INPUTS_SQL = """
+SELECT DISTINCT n.id, n.version
+FROM messages m
+JOIN messages n ON n.conversation_id = m.conversation_id
+               AND n.position IN (m.position, m.position + 1)
+WHERE m.id = ANY(%(ids)s)
+"""
+
 # Messages whose embedding by a model is missing or older than their input.
 STALE_MESSAGES_SQL = """
 SELECT m.id
@@ -67,6 +77,16 @@ def fetch_embedding_inputs(
         EMBEDDING_INPUTS_SQL, {"ids": message_ids, "previous_chars": PREVIOUS_TURN_CHARS}
     )
     return [EmbeddingInput(*row) for row in cursor.fetchall()]
+
+
+def dependent_inputs(
+    cursor: psycopg.Cursor[Any], message_ids: list[uuid.UUID]
+) -> list[tuple[uuid.UUID, int]]:
+    """(id, version) of every message to re-embed after `message_ids` changed text."""
+    if not message_ids:
+        return []
+    cursor.execute(DEPENDENT_INPUTS_SQL, {"ids": message_ids})
+    return [(row[0], row[1]) for row in cursor.fetchall()]
 
 
 def stale_message_ids(cursor: psycopg.Cursor[Any], model: str) -> list[uuid.UUID]:
