@@ -34,8 +34,10 @@ def bench_command(
     ),
     as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON."),
 ) -> None:
-    """Measure quality (nDCG@10, recall@10 per mode) and same-run speed ratios in
-    throwaway databases; with --check, print figure/baseline/now/tolerance/verdict."""
+    """Measure quality and same-run speed ratios in throwaway databases; --check compares.
+
+    Quality: nDCG@10 and recall@10 per mode. With --check, print figure / baseline /
+    now / tolerance / verdict and exit 1 on a regression."""
     from dovos.cli import emit_json, fail
     from dovos.regression import (
         check,
