@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-ALEMBIC_INI = PROJECT_ROOT / "alembic.ini"
+from dovos.resources import alembic_dir
+
+
+def _script_config() -> Config:
+    """An Alembic config on the packaged migrations (no alembic.ini needed: the wheel
+    has none, and the checkout's only serves the `alembic` command line)."""
+    config = Config()
+    config.set_main_option("script_location", str(alembic_dir()))
+    return config
 
 
 def alembic_config(engine: Engine) -> Config:
     """An Alembic config bound to `engine` (so no second engine or URL is needed)."""
-    config = Config(str(ALEMBIC_INI))
-    config.set_main_option("script_location", str(PROJECT_ROOT / "alembic"))
+    config = _script_config()
     config.attributes["engine"] = engine
     return config
 
@@ -47,6 +51,4 @@ def current_revision(engine: Engine) -> str | None:
 
 def head_revision() -> str | None:
     """The newest revision the code knows."""
-    config = Config(str(ALEMBIC_INI))
-    config.set_main_option("script_location", str(PROJECT_ROOT / "alembic"))
-    return ScriptDirectory.from_config(config).get_current_head()
+    return ScriptDirectory.from_config(_script_config()).get_current_head()

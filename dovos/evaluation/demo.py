@@ -3,12 +3,12 @@
 Everything is rendered from the hand-written script in `demo_content.py`, without
 randomness, so running the generator again writes byte-identical files:
 
-    python -m dovos.evaluation.demo            # rewrites data/demo/ and eval/demo/
+    python -m dovos.evaluation.demo   # rewrites dovos/data/demo/ and dovos/data/queries/demo/
 
-    data/demo/chatgpt/conversations.json       ChatGPT data export (mapping tree)
-    data/demo/claude/conversations.json        Anthropic export (chat_messages)
-    data/demo/openwebui/chat-export.json       Open WebUI export (history tree + list)
-    eval/demo/queries.jsonl, qrels.trec        the labeled queries (see querysets.py)
+    dovos/data/demo/chatgpt/conversations.json    ChatGPT data export (mapping tree)
+    dovos/data/demo/claude/conversations.json     Anthropic export (chat_messages)
+    dovos/data/demo/openwebui/chat-export.json    Open WebUI export (history tree + list)
+    dovos/data/queries/demo/queries.jsonl, ...    the labeled queries (see querysets.py)
 
 Message ids in the exports are "demo-<conversation key>-<turn:02d>", and the qrels use
 exactly those ids, so the judgments hold whichever importer reads the files.
@@ -23,10 +23,10 @@ from typing import Any
 
 from dovos.evaluation.demo_content import CONVERSATIONS, QUERIES, DemoConversation
 from dovos.evaluation.querysets import Query, QuerySet
+from dovos.resources import demo_archive_dir, demo_queryset_dir
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DATA_DIR = REPO_ROOT / "data" / "demo"
-QUERYSET_DIR = REPO_ROOT / "eval" / "demo"
+DATA_DIR = demo_archive_dir()
+QUERYSET_DIR = demo_queryset_dir()
 EXPORT_FILES = {
     "chatgpt": Path("chatgpt") / "conversations.json",
     "claude": Path("claude") / "conversations.json",
@@ -238,7 +238,7 @@ def demo_queryset() -> QuerySet:
         queries=queries,
         qrels=qrels,
         level="message",
-        description="Hand-written queries over the demo archive (data/demo), five categories.",
+        description="Hand-written queries over the demo archive (dovos/data/demo), five categories.",
     )
 
 

@@ -33,8 +33,9 @@ from typing import Any
 import pandas as pd
 from tqdm.auto import tqdm
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-NOTEBOOK_DIR = REPO_ROOT / "notebooks"
+from dovos.resources import notebooks_dir
+
+NOTEBOOK_DIR = notebooks_dir()
 NOTEBOOKS = ("worker", "compare_rankings", "tune_hybrid_weights", "latency_vs_golden")
 DEFAULT_OUT = Path("eval") / "reports"
 KERNEL = "python3"

@@ -11,8 +11,9 @@ from ranx import Qrels
 
 from dovos.evaluation.demo import demo_queryset, write_demo
 from dovos.evaluation.querysets import Query, QuerySet, QuerySetError, read_qrels
+from dovos.resources import demo_archive_dir, demo_queryset_dir
 
-REPO = Path(__file__).resolve().parents[2]
+
 
 
 def _sample() -> QuerySet:
@@ -106,19 +107,19 @@ def test_committed_demo_files_are_what_the_generator_writes(tmp_path: Path) -> N
     written = write_demo(tmp_path / "data", tmp_path / "eval")
     for path in written:
         relative = path.relative_to(tmp_path)
-        committed = REPO / ("data/demo" if relative.parts[0] == "data" else "eval/demo")
+        committed = demo_archive_dir() if relative.parts[0] == "data" else demo_queryset_dir()
         committed = committed.joinpath(*relative.parts[1:])
         assert path.read_bytes() == committed.read_bytes(), f"{committed} is stale"
 
 
 def test_demo_queryset_is_labeled_and_varied() -> None:
-    queryset = QuerySet.load(REPO / "eval" / "demo")
+    queryset = QuerySet.load(demo_queryset_dir())
     assert len(queryset) >= 100
     categories = set(queryset.categories.values())
     assert {"keyword", "paraphrase", "typo", "quoted", "question"} <= categories
     assert all(any(r == 2 for r in queryset.qrels[q.id].values()) for q in queryset.queries)
     exports = [
-        json.loads((REPO / "data" / "demo" / p).read_text())
+        json.loads((demo_archive_dir() / p).read_text())
         for p in (
             "chatgpt/conversations.json",
             "claude/conversations.json",
