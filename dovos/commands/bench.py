@@ -38,7 +38,7 @@ def bench_command(
 
     Quality: nDCG@10 and recall@10 per mode. With --check, print figure / baseline /
     now / tolerance / verdict and exit 1 on a regression."""
-    from dovos.cli import emit_json, fail
+    from dovos.commands.output import emit_json, fail
     from dovos.regression import (
         check,
         format_verdicts,

@@ -36,7 +36,7 @@ def eval_command(
     as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON."),
 ) -> None:
     """Import DATASET if needed, drain the worker, run the modes, print metrics with significance."""
-    from dovos.cli import emit_json, fail
+    from dovos.commands.output import emit_json, fail
     from dovos.evaluation.pipeline import evaluate_dataset, hybrid_tests, hybrid_verdict
 
     chosen = [mode.strip() for mode in modes.split(",") if mode.strip()]
@@ -118,7 +118,7 @@ def report_command(
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Run every notebook on DATASET with papermill and write HTML, index.html and summary.json."""
-    from dovos.cli import emit_json, fail
+    from dovos.commands.output import emit_json, fail
     from dovos.evaluation.report import build_report, parse_parameters
 
     try:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import psycopg
 import typer
-from sqlalchemy.exc import SQLAlchemyError
 
-from dovos.importers.files import FileImportResult, ImportInterrupted, import_files
+if TYPE_CHECKING:  # imported by the command itself: `dovos --help` must stay light
+    from dovos.importers.files import FileImportResult
 
 FORMAT_CHOICES = ("auto", "chatgpt", "claude", "openwebui")
 MAX_WARNINGS_SHOWN = 20  # per file in the human summary; --json lists every one
@@ -34,7 +33,11 @@ def import_command(
 
     Exits 1 when any file failed (the others are still imported), 130 on Ctrl-C.
     """
-    from dovos.cli import emit_json, fail
+    import psycopg
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from dovos.commands.output import emit_json, fail
+    from dovos.importers.files import ImportInterrupted, import_files
 
     if format not in FORMAT_CHOICES:
         fail(f"--format {format!r} is not one of {', '.join(FORMAT_CHOICES)}", code=2)

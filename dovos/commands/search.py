@@ -21,21 +21,31 @@ def search_command(
     query: str = typer.Argument(..., help="Words, \"quoted phrases\" and -exclusions."),
     mode: str = typer.Option("hybrid", "--mode", "-m", help="hybrid, lexical or vector."),
     k: int = typer.Option(10, "-k", "--limit", help="How many messages to show."),
-    source: list[str] = typer.Option(None, "--source", help="Only this source (repeatable)."),
-    role: list[str] = typer.Option(None, "--role", help="Only this role (repeatable)."),
-    conversation: list[str] = typer.Option(None, "--conversation", help="Conversation id."),
-    date_from: datetime = typer.Option(None, "--from", help="Messages created at or after."),
-    date_to: datetime = typer.Option(None, "--to", help="Messages created at or before."),
-    meta: list[str] = typer.Option(
+    source: list[str] = typer.Option(  # noqa: B008 - typer's way to declare options
+        None, "--source", help="Only this source (repeatable)."
+    ),
+    role: list[str] = typer.Option(  # noqa: B008
+        None, "--role", help="Only this role (repeatable)."
+    ),
+    conversation: list[str] = typer.Option(  # noqa: B008
+        None, "--conversation", help="Conversation id."
+    ),
+    date_from: datetime = typer.Option(  # noqa: B008
+        None, "--from", help="Messages created at or after."
+    ),
+    date_to: datetime = typer.Option(  # noqa: B008
+        None, "--to", help="Messages created at or before."
+    ),
+    meta: list[str] = typer.Option(  # noqa: B008
         None, "--meta", help="Conversation metadata KEY=VALUE that must match (repeatable)."
     ),
-    param: list[str] = typer.Option(
+    param: list[str] = typer.Option(  # noqa: B008
         None, "--param", help="Override a search parameter, NAME=VALUE (repeatable)."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON."),
 ) -> None:
     """Rank messages for QUERY and print them (best first)."""
-    from dovos.cli import emit_json, fail
+    from dovos.commands.output import emit_json, fail
 
     if mode not in MODES:
         fail(f"--mode {mode!r} is not one of {', '.join(MODES)}")

@@ -32,7 +32,7 @@ def register(app: typer.Typer) -> None:
         """Serve the legacy JSON API (/api/conversations, /api/search, ...) with uvicorn."""
         from dovos.api.security import InsecureBindError
         from dovos.api.server import serve
-        from dovos.cli import fail
+        from dovos.commands.output import fail
         from dovos.db import ExtensionUnavailableError
 
         try:

@@ -9,7 +9,13 @@ from typing import Any
 
 import typer
 
-from dovos import worker as worker_module
+# The defaults of dovos.worker.Worker, repeated so `dovos --help` does not import the
+# worker (numpy, psycopg, SQLAlchemy); tests/unit/test_cli_startup.py checks they agree.
+DEFAULT_BATCH_SIZE = 256
+DEFAULT_ENCODE_BATCH_SIZE = 32
+DEFAULT_CONCURRENCY = 2
+DEFAULT_LEASE_SECONDS = 30.0
+DEFAULT_POLL_SECONDS = 1.0
 
 JsonOption = typer.Option(False, "--json", help="Print machine-readable JSON.")
 JobIdOption = typer.Option(
@@ -34,22 +40,22 @@ def worker_command(
         False, "--until-empty", help="Exit once no job is pending or running."
     ),
     concurrency: int = typer.Option(
-        worker_module.DEFAULT_CONCURRENCY, "--concurrency", min=1,
+        DEFAULT_CONCURRENCY, "--concurrency", min=1,
         help="Claim/encode loops sharing the one model (one writes while another encodes).",
     ),
     batch_size: int = typer.Option(
-        worker_module.DEFAULT_BATCH_SIZE, "--batch-size", min=1, help="Jobs claimed and encoded together."
+        DEFAULT_BATCH_SIZE, "--batch-size", min=1, help="Jobs claimed and encoded together."
     ),
     encode_batch_size: int = typer.Option(
-        worker_module.DEFAULT_ENCODE_BATCH_SIZE, "--encode-batch-size", min=1,
+        DEFAULT_ENCODE_BATCH_SIZE, "--encode-batch-size", min=1,
         help="Texts per model forward pass.",
     ),
     lease_seconds: float = typer.Option(
-        worker_module.DEFAULT_LEASE_SECONDS, "--lease-seconds", min=0.1,
+        DEFAULT_LEASE_SECONDS, "--lease-seconds", min=0.1,
         help="How long a claimed job stays ours without a heartbeat.",
     ),
     poll_seconds: float = typer.Option(
-        worker_module.DEFAULT_POLL_SECONDS, "--poll-seconds", min=0.01,
+        DEFAULT_POLL_SECONDS, "--poll-seconds", min=0.01,
         help="Polling interval when LISTEN/NOTIFY is unavailable.",
     ),
     backoff_base: float = typer.Option(2.0, "--backoff-base", min=0, help="First retry delay (s)."),
@@ -60,7 +66,8 @@ def worker_command(
 ) -> None:
     """Embed messages for queued jobs until stopped (Ctrl-C / SIGTERM finish the batch)."""
     from dovos import queue
-    from dovos.cli import emit_json, fail, print_mapping
+    from dovos import worker as worker_module
+    from dovos.commands.output import emit_json, fail, print_mapping
 
     try:
         worker = worker_module.Worker(
@@ -96,7 +103,8 @@ def jobs_command(
     """Show jobs by status, the failed ones with their error, and the workers' heartbeats."""
     if ctx.invoked_subcommand is not None:
         return
-    from dovos.cli import emit_json
+    from dovos import worker as worker_module
+    from dovos.commands.output import emit_json
 
     report = worker_module.queue_report(failed_limit=limit)
     if as_json:
@@ -123,7 +131,8 @@ def jobs_retry_command(
     as_json: bool = JsonOption,
 ) -> None:
     """Requeue failed jobs with a fresh attempt budget."""
-    from dovos.cli import emit_json, fail
+    from dovos import worker as worker_module
+    from dovos.commands.output import emit_json, fail
     from dovos.queue import NotFailedError
 
     try:

@@ -1,0 +1,76 @@
+"""`dovos db ...`: the embedded server's lifecycle and migrations (thin shells over dovos.db).
+
+dovos db status|url|start|stop|migrate
+dovos.db is imported inside each command: it pulls in SQLAlchemy and psycopg, which
+`dovos --help` must not pay for.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from dovos.commands.output import JsonOption, emit_json, fail, print_mapping
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `db` group to the `dovos` command."""
+    db_app = typer.Typer(
+        help="The database: embedded server lifecycle, migrations, backups.",
+        no_args_is_help=True,
+    )
+    db_app.command("status")(db_status)
+    db_app.command("url")(db_url)
+    db_app.command("start")(db_start)
+    db_app.command("stop")(db_stop)
+    db_app.command("migrate")(db_migrate)
+    app.add_typer(db_app, name="db")
+
+
+def db_status(as_json: bool = JsonOption) -> None:
+    """Start the database if needed and report server, versions and migration revision."""
+    from dovos import db as database
+
+    try:
+        status = database.status()
+    except (database.ExtensionUnavailableError, RuntimeError) as error:
+        fail(str(error))
+    if as_json:
+        emit_json(status.as_dict())
+    else:
+        print_mapping(status.as_dict())
+
+
+def db_url() -> None:
+    """Print the libpq URL of the database (starts the embedded server if needed)."""
+    from dovos import db as database
+
+    typer.echo(database.url())
+
+
+def db_start() -> None:
+    """Start the embedded server (no-op when it runs, or with DATABASE_URL)."""
+    from dovos import db as database
+
+    typer.echo(f"database ready at {database.start()}")
+
+
+def db_stop(
+    force: bool = typer.Option(False, "--force", help="Stop even while others use it."),
+) -> None:
+    """Stop the embedded server, unless another process still uses it."""
+    from dovos import db as database
+
+    try:
+        stopped = database.stop(force=force)
+    except (database.DatabaseInUseError, RuntimeError) as error:
+        fail(str(error))
+    typer.echo("stopped" if stopped else "not running")
+
+
+def db_migrate(
+    revision: str = typer.Argument("head", help="Target revision (alembic upgrade)."),
+) -> None:
+    """Bring the schema to REVISION (default: head) with Alembic."""
+    from dovos import db as database
+
+    typer.echo(f"database at revision {database.migrate(revision=revision)}")
