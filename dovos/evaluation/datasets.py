@@ -1,4 +1,5 @@
-"""Evaluation datasets by name: "demo", "locomo:PATH", "beir:PATH", "known-items[:N]".
+"""Evaluation datasets by name: "demo", "locomo:PATH", "beir:PATH", "known-items[:N]",
+"queryset:PATH" (a query-set directory over the archive already in the database).
 
 A Dataset pairs an archive (parsed conversations, tagged with conversation metadata
 {"dataset": <tag>}) with its query sets, whose filters keep every search inside that
@@ -68,8 +69,13 @@ def resolve_dataset(spec: str, database: Any = None) -> Dataset:
         return beir_dataset(_path(argument, spec))
     if kind in ("known-items", "known_items"):
         return known_items_dataset(database, int(argument) if argument else 50)
+    if kind == "queryset":  # a query-set directory over the archive in the database
+        from dovos.evaluation.queryset_archive import queryset_dataset
+
+        return queryset_dataset(_path(argument, spec), database)
     raise DatasetError(
-        f"unknown dataset {spec!r}: use demo, locomo:PATH, beir:PATH or known-items[:N]"
+        f"unknown dataset {spec!r}: use demo, locomo:PATH, beir:PATH, known-items[:N] "
+        "or queryset:PATH"
     )
 
 
