@@ -1,10 +1,17 @@
 # The two set-up commands of the README:
-#   make run    create .venv, install Dovos, run the main job (the evaluation report)
-#   make test   create .venv, install Dovos with dev extras, run the test suite
+#   make run    create .venv, install Dovos with the api and workbench extras, run the main
+#               job (the evaluation report)
+#   make test   create .venv, install Dovos with the dev extras (= api + workbench + test
+#               tools), run the test suite
+#
+# Extras (pyproject.toml): the core (store, importers, worker, search, CLI) needs none;
+# [api] adds `dovos serve`, [workbench] the notebooks, `dovos report` and `dovos bench`,
+# [dev] both plus the test and lint tools.
 #
 # torch is installed first, pinned to the CPU build 2.13.0, so that no dependency can
-# pull a multi-GB CUDA build. Elsewhere than the development machines (which carry the
-# CPU wheel on disk), set TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu.
+# pull a multi-GB CUDA build (pyproject.toml only asks for a range, torch>=2.4,<3).
+# Elsewhere than the development machines (which carry the CPU wheel on disk), set
+# TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu.
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -33,6 +40,9 @@ bench-update: $(VENV)/.installed-dev
 	$(BIN)/dovos bench --quick --update eval/baselines/regression.json
 	$(BIN)/dovos bench --update eval/baselines/regression.json
 
+# -- the workbench (JupyterLab) -------------------------------------------------------------
+# (`make lab` goes here: added with the workbench.)
+
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
@@ -41,7 +51,7 @@ $(VENV)/.torch: | $(BIN)/python
 	touch $@
 
 $(VENV)/.installed-run: pyproject.toml $(VENV)/.torch
-	$(PIP) install -e .
+	$(PIP) install -e '.[api,workbench]'
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml $(VENV)/.torch
