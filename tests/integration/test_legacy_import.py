@@ -1,0 +1,244 @@
+"""Legacy store import into the real database: every message of expected.json, re-import
+adding nothing, the store untouched, export/legacy recognition both ways, search through
+the service and the API, and bad stores leaving nothing behind."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import sqlite3
+import stat
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from dovos.importers import import_files
+from dovos.importers.legacy import import_legacy_store
+from dovos.importers.legacy import importer as legacy_importer
+
+ZONE = "America/Chicago"
+
+
+@pytest.fixture(scope="module")
+def legacy_dir(shared_dir: Path) -> Path:
+    path = shared_dir / "fixtures" / "legacy_store"
+    if not (path / "chroma_storage" / "chroma.sqlite3").is_file():
+        pytest.skip(f"the legacy store fixture is not present at {path}")
+    return path
+
+
+@pytest.fixture(scope="module")
+def expected(legacy_dir: Path) -> dict[str, Any]:
+    return json.loads((legacy_dir / "expected.json").read_text(encoding="utf-8"))
+
+
+def _copy_store(legacy_dir: Path, tmp_path: Path) -> Path:
+    target = tmp_path / "chroma_storage"
+    shutil.copytree(legacy_dir / "chroma_storage", target)
+    for path in [target, *target.rglob("*")]:
+        path.chmod(path.stat().st_mode | stat.S_IWUSR)
+    return target
+
+
+def _file_hashes(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _rows(database: Any, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+    with database.connect() as connection:
+        return connection.execute(sql, params).fetchall()
+
+
+def _snapshot(database: Any) -> dict[str, list[tuple[Any, ...]]]:
+    return {
+        "conversations": _rows(database, "SELECT id, title, source, source_id, metadata, "
+                                         "updated_at FROM conversations ORDER BY id"),
+        "messages": _rows(database, "SELECT id, position, role, content, version, metadata, "
+                                    "created_at FROM messages ORDER BY id"),
+        "jobs": _rows(database, "SELECT id, payload FROM jobs ORDER BY id"),
+    }
+
+
+def _import(path: Path, database: Any) -> Any:
+    return import_legacy_store(path, timezone=ZONE, progress=False, database=database)
+
+
+def test_every_expected_message_is_stored(
+    database: Any, legacy_dir: Path, expected: dict[str, Any]
+) -> None:
+    before = _file_hashes(legacy_dir)
+    result = _import(legacy_dir, database)
+    assert result.ok, result.error
+    assert _file_hashes(legacy_dir) == before  # the store, byte for byte
+    assert (result.documents, result.conversations, result.messages) == (15, 13, 74)
+    assert (result.chunk_documents, result.chunked_conversations) == (3, 1)
+    assert result.result.conversations_new == 13 and result.result.messages_added == 74
+    assert result.result.jobs_enqueued == 74  # one embed job per message
+    assert result.verification.ok and result.verification.messages == 74
+    assert result.skipped == []
+    stored = _rows(database,
+                   "SELECT c.metadata -> 'legacy' -> 'chroma_ids', c.title, c.source, "
+                   "       m.role, m.content, m.created_at, m.metadata ->> 'legacy_label' "
+                   "FROM conversations c JOIN messages m ON m.conversation_id = c.id "
+                   "ORDER BY c.created_at, c.id, m.position")
+    by_conversation: dict[str, list[tuple[Any, ...]]] = {}
+    for chroma_ids, *rest in stored:
+        by_conversation.setdefault(json.dumps(chroma_ids), []).append(tuple(rest))
+    for want in expected["conversations"]:
+        rows = by_conversation[json.dumps(want["chroma_ids"])]
+        assert len(rows) == len(want["messages"]), want["title"]
+        for (title, source, role, content, created, label), spec in zip(
+                rows, want["messages"], strict=True):
+            assert title == want["title"]
+            assert source == {"docx": "unknown"}.get(want["legacy_source"], want["legacy_source"])
+            assert (role, label) == (spec["role"], spec["label"])
+            assert len(content) == spec["content_len"]
+            assert hashlib.sha256(content.encode()).hexdigest() == spec["content_sha256"]
+            if spec["header_ts"]:
+                naive = datetime.strptime(spec["header_ts"], "%Y-%m-%d %H:%M:%S")
+                assert created == naive.replace(tzinfo=ZoneInfo(spec["header_tz"]))
+            else:
+                assert created == datetime.fromisoformat(want["earliest_ts"]).replace(
+                    tzinfo=ZoneInfo(ZONE))
+    chunked = by_conversation[json.dumps([f"claude-chat-0-chunk-{k}" for k in range(3)])]
+    assert [hashlib.sha256(r[3].encode()).hexdigest() for r in chunked] == [
+        m["content_sha256"] for m in next(c for c in expected["conversations"]
+                                          if c["is_chunked"])["messages"]]
+    assert _rows(database, "SELECT count(*) FROM jobs WHERE kind = 'embed_message'") == [(74,)]
+
+
+def test_reimport_adds_nothing(database: Any, legacy_dir: Path) -> None:
+    assert _import(legacy_dir, database).ok
+    before = _snapshot(database)
+    again = _import(legacy_dir / "chroma_storage", database)  # the folder itself this time
+    assert again.ok, again.error
+    assert again.result.conversations_unchanged == 13
+    assert (again.result.conversations_new, again.result.messages_added,
+            again.result.messages_changed, again.result.jobs_enqueued) == (0, 0, 0, 0)
+    assert again.verification.ok and again.verification.messages == 74
+    assert _snapshot(database) == before
+
+
+def test_store_after_its_exports_is_recognised(
+    database: Any, legacy_dir: Path, exports_dir: Path
+) -> None:
+    exported = import_files([exports_dir / "claude" / "minimal.json",
+                             exports_dir / "chatgpt" / "minimal.json"],
+                            database=database, progress=False)
+    assert all(r.ok for r in exported)
+    before = _rows(database, "SELECT id, content, version FROM messages ORDER BY id")
+    result = _import(legacy_dir, database)
+    assert result.ok, result.error
+    skipped = {tuple(s.chroma_ids): s.reason for s in result.skipped}
+    assert set(skipped) == {("claude-chat-0",), ("chatgpt-chat-0",)}
+    assert all("already in the archive from its original export" in r for r in skipped.values())
+    assert result.result.conversations_new == 11
+    # The exports' messages are untouched: legacy text never overwrites the full text.
+    assert _rows(database, "SELECT id, content, version FROM messages "
+                           "WHERE id = ANY(%s) ORDER BY id", [r[0] for r in before]) == before
+    assert _rows(database, "SELECT count(*) FROM conversations") == [(13,)]
+
+
+def test_exports_after_the_store_update_the_same_conversations(
+    database: Any, legacy_dir: Path, exports_dir: Path
+) -> None:
+    assert _import(legacy_dir, database).ok
+    exported = import_files([exports_dir / "claude" / "minimal.json"], database=database,
+                            progress=False)
+    assert exported[0].ok, exported[0].error
+    assert exported[0].result.conversations_new == 0  # same (source, source_id): one thread
+    assert exported[0].result.conversations_updated == 1
+    assert _rows(database, "SELECT count(*) FROM conversations") == [(13,)]
+
+
+def test_migrated_archive_is_searchable(database: Any, legacy_dir: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from dovos.api.app import create_app
+    from dovos.config import get_settings
+    from dovos.search.service import SearchService
+
+    assert _import(legacy_dir, database).ok
+    response = SearchService(database).search("Volkswagen fuel consumption", mode="lexical", k=3)
+    assert response.hits and response.hits[0].conversation_title == "Conversation 1. Web Search"
+    pto = SearchService(database).search("PTO balance", mode="lexical", k=3)
+    assert pto.hits[0].source == "unknown"
+    assert pto.hits[0].conversation_title.startswith("🏖️ HR PTO Balance")
+    with TestClient(create_app(database=database, settings=get_settings(), tz=UTC)) as client:
+        found = client.get("/api/search", params={"q": "pricing calculator", "n": 3})
+        assert found.status_code == 200, found.text
+        assert found.json()["results"][0]["title"] == "LLM Pricing Calculator"
+        listed = client.get("/api/conversations", params={"limit": 100}).json()
+        assert listed["pagination"]["total"] == 13
+        docx_id = next(i for i, meta in zip(listed["ids"], listed["metadatas"], strict=True)
+                       if meta["title"].endswith(".docx"))
+        detail = client.get(f"/api/conversation/{docx_id}")
+        assert detail.status_code == 200, detail.text
+        assert detail.json()["metadatas"][0]["source"] == "unknown"
+
+
+def test_bad_stores_write_nothing(database: Any, legacy_dir: Path, tmp_path: Path) -> None:
+    store = _copy_store(legacy_dir, tmp_path)
+    with sqlite3.connect(store / "chroma.sqlite3") as connection:
+        connection.execute("INSERT INTO migrations VALUES ('metadb', 6, 'x.sql', '', '')")
+    connection.close()
+    newer = _import(store, database)
+    assert not newer.ok and "metadb migration 6 is newer" in newer.error
+    (store / "chroma.sqlite3").write_bytes(b"\x00garbage" * 512)
+    corrupt = _import(store, database)
+    assert not corrupt.ok and "corrupt" in corrupt.error
+    assert _rows(database, "SELECT count(*) FROM conversations") == [(0,)]
+    assert _rows(database, "SELECT count(*) FROM jobs") == [(0,)]
+
+
+def test_failed_verification_rolls_the_whole_store_back(
+    database: Any, legacy_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = legacy_importer._verify
+
+    def tampered(cursor: Any, conversations: list[Any]) -> Any:
+        check = real(cursor, conversations)
+        check.mismatches.append("simulated mismatch")
+        return check
+
+    monkeypatch.setattr(legacy_importer, "_verify", tampered)
+    result = _import(legacy_dir, database)
+    assert not result.ok and "simulated mismatch" in result.error
+    assert "nothing was written" in result.error
+    assert _rows(database, "SELECT count(*) FROM conversations") == [(0,)]
+    assert _rows(database, "SELECT count(*) FROM messages") == [(0,)]
+
+
+def test_unparsable_document_is_imported_whole(
+    database: Any, legacy_dir: Path, tmp_path: Path
+) -> None:
+    store = _copy_store(legacy_dir, tmp_path)
+    with sqlite3.connect(store / "chroma.sqlite3") as connection:
+        connection.execute(
+            "UPDATE embedding_metadata SET string_value = 'notes without speakers' "
+            "WHERE key = 'chroma:document' AND id = (SELECT id FROM embeddings "
+            "WHERE embedding_id = 'chatgpt-chat-2')")
+    connection.close()
+    result = _import(store, database)
+    assert result.ok, result.error
+    assert result.messages == 74 - 4 + 1 and result.verification.ok
+    assert any("chatgpt-chat-2" in w and "kept whole" in w for w in result.warnings)
+    assert _rows(database, "SELECT m.content FROM messages m JOIN conversations c "
+                           "ON c.id = m.conversation_id WHERE c.title = 'Conversation 2'") == [
+        ("notes without speakers",)]
+
+
+def test_a_1024_dimension_store_imports(database: Any, legacy_dir: Path, tmp_path: Path) -> None:
+    store = _copy_store(legacy_dir, tmp_path)
+    with sqlite3.connect(store / "chroma.sqlite3") as connection:
+        connection.execute("UPDATE collections SET dimension = 1024")
+    connection.close()
+    result = _import(store, database)
+    assert result.ok, result.error
+    assert result.dimension == 1024 and result.result.messages_added == 74
+    assert any("1024-d vectors (BAAI/bge-large-en-v1.5" in note for note in result.notes)
