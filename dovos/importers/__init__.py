@@ -1,7 +1,8 @@
 """Importers: one module per export format, each producing ParsedConversation objects.
 
-    from dovos.importers import import_files, parse_file
+    from dovos.importers import import_files, import_legacy_store, parse_file
     results = import_files(["conversations.json"])   # parse + write, one transaction per file
+    result = import_legacy_store("chroma_storage")   # a legacy Dovos store, one transaction
     parsed = parse_file("conversations.json")        # parse only (no database)
 
 The file-level API is loaded on first use: `dovos.ingest` imports `importers.parsed`,
@@ -21,9 +22,11 @@ _LAZY = {
     "ExportError": "dovos.importers.errors",
     "FileImportResult": "dovos.importers.files",
     "ImportInterrupted": "dovos.importers.files",
+    "LegacyImportResult": "dovos.importers.legacy",
     "ParsedFile": "dovos.importers.files",
     "import_file": "dovos.importers.files",
     "import_files": "dovos.importers.files",
+    "import_legacy_store": "dovos.importers.legacy",
     "parse_file": "dovos.importers.files",
 }
 
@@ -32,12 +35,14 @@ __all__ = [
     "ExportError",
     "FileImportResult",
     "ImportInterrupted",
+    "LegacyImportResult",
     "ParsedConversation",
     "ParsedFile",
     "ParsedMessage",
     "detect_format",
     "import_file",
     "import_files",
+    "import_legacy_store",
     "parse_file",
 ]
 
