@@ -98,8 +98,10 @@ class Database:
         database = cls(url, settings, embedded=server, application=application)
         database.started_now = not was_running
         database.check_extensions()
-        if migrate and database.revision() != migrations.head_revision():
-            database.migrate()
+        if migrate:  # the embedded server only: an external one is never migrated unasked
+            migrations.ensure_current(
+                database.engine, may_migrate=server is not None, where=redact(url)
+            )
         return database
 
     # -- connections ---------------------------------------------------------------------
