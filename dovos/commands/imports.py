@@ -1,4 +1,4 @@
-"""`dovos import PATH...`: a thin shell over `dovos.importers.import_files`."""
+"""`dovos import PATH...` and `dovos import --legacy PATH`: thin shells over `dovos.importers`."""
 
 from __future__ import annotations
 
@@ -20,14 +20,22 @@ def register(app: typer.Typer) -> None:
 
 
 def import_command(
-    paths: list[Path] = typer.Argument(  # noqa: B008 - typer declares options as defaults
-        ..., help="Export files, or directories whose *.json files are imported."
+    paths: list[Path] | None = typer.Argument(  # noqa: B008 - typer declares options as defaults
+        None, help="Export files, or directories whose *.json files are imported."
     ),
     format: str = typer.Option(
         "auto", "--format", "-f", help="auto (detect by content), chatgpt, claude or openwebui."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
+    legacy: Path | None = typer.Option(  # noqa: B008
+        None, "--legacy", help="A legacy (ChromaDB-era) Dovos store: its chroma_storage folder "
+        "or the folder holding it; imported in one transaction (see docs/legacy.md)."
+    ),
+    legacy_timezone: str | None = typer.Option(
+        None, "--legacy-timezone", help="IANA zone of the machine that built the legacy store "
+        "(its ChatGPT and docx times are naive local times); default: this machine's zone."
+    ),
 ) -> None:
     """Import chat exports; each file in one transaction (all of it or nothing).
 
@@ -39,6 +47,13 @@ def import_command(
     from dovos.commands.output import emit_json, fail
     from dovos.importers.files import ImportInterrupted, import_files
 
+    if legacy is not None:
+        if paths:
+            fail("give export files or --legacy PATH, not both", code=2)
+        _import_legacy(legacy, legacy_timezone, as_json, progress)
+        return
+    if not paths:
+        fail("give export files (or directories), or --legacy PATH", code=2)
     if format not in FORMAT_CHOICES:
         fail(f"--format {format!r} is not one of {', '.join(FORMAT_CHOICES)}", code=2)
     interrupted = False
@@ -105,3 +120,27 @@ def _print_totals(results: list[FileImportResult]) -> None:
         f"messages added, {totals['messages_changed']} changed, "
         f"{totals['jobs_enqueued']} jobs enqueued"
     )
+
+
+def _import_legacy(path: Path, timezone: str | None, as_json: bool, progress: bool) -> None:
+    """`--legacy PATH`: one store, one transaction; its report; exit 1 when it failed."""
+    import psycopg
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from dovos.commands.output import emit_json, fail
+    from dovos.importers.legacy import import_legacy_store
+
+    try:
+        result = import_legacy_store(path, timezone=timezone, progress=progress)
+    except KeyboardInterrupt:
+        typer.secho(f"{path}: interrupted; nothing of the store was written", fg="red", err=True)
+        raise typer.Exit(130) from None
+    except (RuntimeError, OSError, psycopg.Error, SQLAlchemyError) as error:  # the database
+        fail(f"cannot reach the database, nothing was imported: {error}")
+    if as_json:
+        emit_json(result.as_dict())
+    else:
+        for line in result.summary_lines():
+            typer.echo(line)
+    if not result.ok:
+        raise typer.Exit(1)

@@ -242,3 +242,28 @@ def test_a_1024_dimension_store_imports(database: Any, legacy_dir: Path, tmp_pat
     assert result.ok, result.error
     assert result.dimension == 1024 and result.result.messages_added == 74
     assert any("1024-d vectors (BAAI/bge-large-en-v1.5" in note for note in result.notes)
+
+
+def test_cli_imports_a_store_and_reports(database: Any, legacy_dir: Path, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from dovos.cli import app
+
+    runner = CliRunner()
+    args = ["import", "--no-progress", "--legacy", str(legacy_dir), "--legacy-timezone", ZONE]
+    first = runner.invoke(app, args)
+    assert first.exit_code == 0, first.output
+    assert "15 documents -> 13 conversations, 74 messages (3 chunk documents" in first.stdout
+    assert "conversations  13 new, 0 updated, 0 unchanged, 0 skipped" in first.stdout
+    assert "verified       13 conversations, 74 messages: counts and sha256 match" in first.stdout
+    again = runner.invoke(app, [*args, "--json"])
+    report = json.loads(again.stdout)
+    assert report["ok"] and report["written"]["messages_added"] == 0
+    assert report["verification"] == {"ok": True, "conversations": 13, "messages": 74,
+                                      "mismatches": []}
+    bad = runner.invoke(app, ["import", "--no-progress", "--legacy", str(tmp_path)])
+    assert bad.exit_code == 1 and "not a legacy Dovos store" in bad.stdout
+    zone = runner.invoke(app, [*args[:4], "--legacy-timezone", "Nowhere/Town"])
+    assert zone.exit_code == 1 and "time zone 'Nowhere/Town' is unknown" in zone.stdout
+    both = runner.invoke(app, [*args, str(legacy_dir / "expected.json")])
+    assert both.exit_code == 2 and "not both" in both.stderr
