@@ -15,9 +15,9 @@ import typer
 
 # registered-commands-start: each area adds its module here and to COMMAND_MODULES;
 # the module's `register(app)` adds the area's commands.
-from dovos.commands import bench, db, evaluation, imports, search, serve, worker
+from dovos.commands import bench, db, evaluation, imports, notebooks, search, serve, worker
 
-COMMAND_MODULES = (db, imports, serve, worker, search, evaluation, bench)
+COMMAND_MODULES = (db, imports, serve, worker, search, evaluation, bench, notebooks)
 # registered-commands-end
 
 app = typer.Typer(
