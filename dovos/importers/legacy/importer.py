@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 from tqdm.auto import tqdm
 
-from dovos.config import DEFAULT_MODEL
+from dovos.config import get_settings
 from dovos.importers.legacy.convert import LegacyArchive, LegacyConversation, Skipped, convert
 from dovos.importers.legacy.store import LegacyStoreError, read_store
 from dovos.importers.legacy.times import LegacyClock, LegacyTimezoneError
@@ -183,7 +183,7 @@ def _describe(outcome: LegacyImportResult, archive: LegacyArchive) -> None:
     model = store.embedding_model or "an unknown model"
     outcome.notes.append(
         f"the store's {store.dimension or '?'}-d vectors ({model}, one per whole document) are "
-        f"not reused: the worker embeds each message with {DEFAULT_MODEL}"
+        f"not reused: the worker embeds each message with {get_settings().embedding_model}"
     )
     if store.has_fts_index:
         outcome.notes.append("conversations_fts.db ignored: legacy derived it from the same "
