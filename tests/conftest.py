@@ -19,7 +19,7 @@ import pytest
 from dovos.config import shared_dir
 
 SHARED_DIR = shared_dir()
-TABLES = "conversations, messages, message_embeddings, jobs, settings"
+TABLES = "conversations, messages, message_embeddings, jobs, settings, worker_heartbeats"
 
 
 @pytest.fixture(scope="session")

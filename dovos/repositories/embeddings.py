@@ -1,14 +1,87 @@
-"""Message embeddings and how much of the archive they cover."""
+"""Message embeddings: the bulk write (the worker and benchmarks), the stored versions
+the worker compares against, and how much of the archive they cover."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, Protocol
 
+import numpy as np
+import psycopg
+from psycopg.rows import dict_row
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from dovos.db.models import MessageEmbedding
+
+STORED_VERSIONS_SQL = """
+SELECT message_id, message_version, context_version FROM message_embeddings
+WHERE model = %(model)s AND message_id = ANY(%(ids)s)
+"""
+
+# Never moves an embedding back to an older input (message and context versions only
+# grow, so inputs read later compare greater), and skips messages deleted since their
+# text was read (the foreign key would otherwise fail the whole batch). Writing the same
+# input twice (a retried write after a lost commit acknowledgement) changes nothing.
+UPSERT_EMBEDDINGS_SQL = """
+INSERT INTO message_embeddings (message_id, model, embedding, message_version, context_version)
+SELECT t.id, %(model)s, t.embedding, t.version, t.context_version
+FROM unnest(%(ids)s::uuid[], %(embeddings)b::vector[], %(versions)s::int[],
+            %(context_versions)s::int[])
+    AS t(id, embedding, version, context_version)
+WHERE EXISTS (SELECT 1 FROM messages m WHERE m.id = t.id)
+ON CONFLICT (message_id, model) DO UPDATE
+SET embedding = EXCLUDED.embedding,
+    message_version = EXCLUDED.message_version,
+    context_version = EXCLUDED.context_version,
+    created_at = now()
+WHERE (message_embeddings.message_version, message_embeddings.context_version)
+    < (EXCLUDED.message_version, EXCLUDED.context_version)
+"""
+
+
+class EmbeddedInput(Protocol):
+    """What an embedding was computed from (`dovos.search.document_text.EmbeddingInput`)."""
+
+    @property
+    def message_id(self) -> uuid.UUID: ...
+    @property
+    def version(self) -> int: ...
+    @property
+    def context_version(self) -> int: ...
+
+
+def upsert_embeddings(
+    cursor: psycopg.Cursor[Any],
+    model: str,
+    inputs: Sequence[EmbeddedInput],
+    vectors: Sequence[np.ndarray],
+) -> int:
+    """Store the embeddings of `inputs` in one statement (newer inputs win); returns the
+    rows written. The cursor's connection needs pgvector's types registered
+    (`pgvector.psycopg.register_vector`)."""
+    if not inputs:
+        return 0
+    cursor.execute(UPSERT_EMBEDDINGS_SQL, {
+        "model": model,
+        "ids": [item.message_id for item in inputs],
+        "versions": [item.version for item in inputs],
+        "context_versions": [item.context_version for item in inputs],
+        "embeddings": list(vectors),
+    })
+    return cursor.rowcount
+
+
+def stored_versions(
+    cursor: psycopg.Cursor[Any], model: str, ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, tuple[int, int]]:
+    """message id -> (message version, context version) of its stored `model` embedding."""
+    with cursor.connection.cursor(row_factory=dict_row) as named:
+        named.execute(STORED_VERSIONS_SQL, {"model": model, "ids": list(ids)})
+        return {row["message_id"]: (row["message_version"], row["context_version"])
+                for row in named.fetchall()}
 
 
 @dataclass(frozen=True)

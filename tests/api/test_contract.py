@@ -254,21 +254,24 @@ def test_health_reports_queue_and_latest_heartbeat(client: Any, archive: Any) ->
     assert body.status == "healthy" and body.document_count == 6
     assert body.queue == m.QueueCounts(pending=17, running=0, failed=0)  # one job per message
     assert body.worker == m.WorkerStatus(last_heartbeat=None, alive=0)
-    # What dovos.worker writes: one settings row per worker (b is stopped, a is running).
-    beats = {
-        "worker.heartbeat.a": {"worker_id": "a", "last_beat": "2025-03-21T10:00:00+00:00",
-                               "state": "running", "heartbeat_seconds": 5.0},
-        "worker.heartbeat.b": {"worker_id": "b", "last_beat": "2025-03-21T12:30:00+02:00",
-                               "state": "stopped", "heartbeat_seconds": 5.0},
-    }
-    with archive.database.unit_of_work() as uow:
-        for key, value in beats.items():
-            uow.settings.set(key, value)
+    # What dovos.worker writes: one worker_heartbeats row per worker (b stopped, a running).
+    from datetime import datetime
+
+    from dovos.repositories import heartbeats
+
+    beats = [
+        heartbeats.Beat("a", "h", 1, "running", 0, 5.0, None,
+                        datetime.fromisoformat("2025-03-21T10:00:00+00:00")),
+        heartbeats.Beat("b", "h", 2, "stopped", 0, 5.0, None,
+                        datetime.fromisoformat("2025-03-21T12:30:00+02:00")),
+    ]
+    with archive.database.connect(autocommit=True) as connection:
+        for beat in beats:
+            heartbeats.record(connection, beat)
     try:
         body = m.HealthResponse.model_validate(client.get("/api/rag/health").json())
     finally:
-        with archive.database.unit_of_work() as uow:
-            for key in beats:
-                uow.settings.delete(key)
+        with archive.database.connect(autocommit=True) as connection:
+            connection.execute("DELETE FROM worker_heartbeats WHERE worker_id IN ('a', 'b')")
     assert body.worker.last_heartbeat == "2025-03-21T10:30:00+00:00"
     assert body.worker.alive == 1  # a beat just now (row age), b has stopped

@@ -6,7 +6,7 @@ from sqlalchemy import inspect, text
 
 from dovos.db import migrations
 
-TABLES = {"conversations", "messages", "message_embeddings", "jobs", "settings"}
+TABLES = {"conversations", "messages", "message_embeddings", "jobs", "settings", "worker_heartbeats"}
 VIEWS = {"conversation_summaries", "embedding_coverage"}
 
 
@@ -101,3 +101,40 @@ def test_0004_records_the_context_version_of_existing_embeddings(database) -> No
         assert conn.execute(text("SELECT stale FROM embedding_coverage('m')")).scalar_one() == 0
         conn.execute(text("UPDATE messages SET content = 'q, again' WHERE position = 0"))
         assert conn.execute(text("SELECT stale FROM embedding_coverage('m')")).scalar_one() == 2
+
+
+def test_0005_moves_worker_heartbeats_out_of_settings_and_back(database) -> None:
+    """Heartbeats kept in `settings` (before 0005) move to `worker_heartbeats`; the
+    downgrade moves them back; other settings stay where they are."""
+    from dovos.worker import worker_heartbeats
+
+    try:
+        database.downgrade("0004")
+        assert "worker_heartbeats" not in _tables(database)
+        with database.engine.begin() as conn:
+            conn.execute(text(
+                "INSERT INTO settings (key, value) VALUES ('worker.heartbeat.h:1:ab', "
+                "'{\"worker_id\": \"h:1:ab\", \"host\": \"h\", \"pid\": 1, \"state\": \"idle\", "
+                "\"jobs_done\": 7, \"heartbeat_seconds\": 2.5, "
+                "\"last_beat\": \"2025-03-21T10:00:00+00:00\"}'), "
+                "('worker.heartbeat.odd', '{\"pid\": \"not a number\", \"last_beat\": \"now\"}'), "
+                "('search.tuned', '{\"k\": 60}')"
+            ))
+        database.migrate("0005")
+        beats = {beat.worker_id: beat for beat in worker_heartbeats(database)}
+        assert set(beats) == {"h:1:ab", "odd"}
+        beat = beats["h:1:ab"]
+        assert (beat.host, beat.pid, beat.state, beat.jobs_done, beat.heartbeat_seconds) == (
+            "h", 1, "idle", 7, 2.5)
+        assert beat.last_beat.startswith("2025-03-21")
+        assert (beats["odd"].pid, beats["odd"].last_beat) == (0, "")  # unparsable: left empty
+        with database.engine.connect() as conn:
+            keys = set(conn.execute(text("SELECT key FROM settings")).scalars())
+        assert keys == {"search.tuned"}
+        database.downgrade("0004")
+        with database.engine.connect() as conn:
+            value = conn.execute(text(
+                "SELECT value FROM settings WHERE key = 'worker.heartbeat.h:1:ab'")).scalar_one()
+        assert value["jobs_done"] == 7 and value["last_beat"] == "2025-03-21T10:00:00+00:00"
+    finally:
+        database.migrate("head")

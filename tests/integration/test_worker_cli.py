@@ -49,9 +49,8 @@ def _seed(database) -> None:  # type: ignore[no-untyped-def]
             "('embed_message', '{}', 'embed_message:z', 'pending', 0, NULL)"
         )
         connection.execute(
-            "INSERT INTO settings (key, value) VALUES ('worker.heartbeat.h:1:ab', "
-            "'{\"worker_id\": \"h:1:ab\", \"host\": \"h\", \"pid\": 1, \"state\": \"idle\", "
-            "\"jobs_done\": 7, \"heartbeat_seconds\": 5, \"last_beat\": \"now\"}')"
+            "INSERT INTO worker_heartbeats (worker_id, host, pid, state, jobs_done, "
+            "heartbeat_seconds, last_beat) VALUES ('h:1:ab', 'h', 1, 'idle', 7, 5, now())"
         )
 
 

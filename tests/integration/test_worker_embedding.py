@@ -12,6 +12,7 @@ from worker_support import (
     conversations,
     edit,
     embeddings,
+    enqueue,
     fake_vector,
     inputs,
     job_counts,
@@ -56,10 +57,9 @@ def test_job_for_an_embedded_version_completes_without_encoding(database) -> Non
     embedder = FakeEmbedder()
     _worker(database, embedder).run(until_empty=True)
     ids = list(messages(database))
-    with database.unit_of_work() as uow:  # e.g. a second enqueue of the same version
-        for message_id in ids:
-            uow.jobs.enqueue(EMBED_MESSAGE, {"message_id": str(message_id), "version": 1},
-                             dedupe_key=embed_dedupe_key(message_id))
+    for message_id in ids:  # e.g. a second enqueue of the same version
+        enqueue(database, {"message_id": str(message_id), "version": 1},
+                dedupe_key=embed_dedupe_key(message_id), kind=EMBED_MESSAGE)
     stats = _worker(database, embedder).run(until_empty=True)
     assert (stats.jobs_completed, stats.messages_embedded, stats.messages_skipped) == (5, 0, 5)
     assert sum(embedder.encoded.values()) == 5  # nothing encoded the second time
@@ -148,8 +148,7 @@ def test_job_of_a_deleted_message_completes_without_work(database) -> None:
 
 
 def test_a_job_without_a_message_id_fails_with_a_clear_error(database) -> None:
-    with database.unit_of_work() as uow:
-        uow.jobs.enqueue(EMBED_MESSAGE, {"message": "oops"}, max_attempts=1)
+    enqueue(database, {"message": "oops"}, max_attempts=1, kind=EMBED_MESSAGE)
     _worker(database, FakeEmbedder()).run(until_empty=True)
     [job] = jobs(database)
     assert job["status"] == "failed"

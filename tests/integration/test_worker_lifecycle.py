@@ -86,9 +86,8 @@ def test_heartbeat_shows_a_live_worker_then_a_stopped_one(database) -> None:
     assert not beat.alive and beat.state == "stopped"
     with database.connect(autocommit=True) as connection:  # a worker that vanished
         connection.execute(
-            "INSERT INTO settings (key, value, updated_at) VALUES ('worker.heartbeat.ghost', "
-            "'{\"worker_id\": \"ghost\", \"state\": \"running\", \"heartbeat_seconds\": 5}', "
-            "now() - interval '1 minute')"
+            "INSERT INTO worker_heartbeats (worker_id, state, heartbeat_seconds, updated_at) "
+            "VALUES ('ghost', 'running', 5, now() - interval '1 minute')"
         )
     ghost = next(b for b in worker_heartbeats(database) if b.worker_id == "ghost")
     assert not ghost.alive and ghost.state == "running" and ghost.age_seconds >= 59

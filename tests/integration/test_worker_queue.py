@@ -6,17 +6,16 @@ import threading
 import time
 
 import pytest
-from worker_support import conversations, jobs, store
+from worker_support import conversations, enqueue, jobs, store
 
 from dovos import queue
 from dovos.repositories.jobs import EMBED_MESSAGE
 
 
 def _enqueue(database, count: int, max_attempts: int = 5) -> None:  # type: ignore[no-untyped-def]
-    with database.unit_of_work() as uow:
-        for index in range(count):
-            uow.jobs.enqueue(EMBED_MESSAGE, {"n": index}, dedupe_key=f"k{index}",
-                             max_attempts=max_attempts)
+    for index in range(count):
+        enqueue(database, {"n": index}, dedupe_key=f"k{index}", max_attempts=max_attempts,
+                kind=EMBED_MESSAGE)
 
 
 def test_claim_leases_a_batch_and_counts_the_attempt(database) -> None:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from psycopg.types.json import Jsonb
 
 from dovos.importers.parsed import ParsedConversation, ParsedMessage
 from dovos.ingest import ingest
@@ -124,9 +125,27 @@ class FakeEmbedder:
         return sum(n for text, n in self.encoded.items() if text.endswith(content))
 
 
+def enqueue(
+    database: Any, payload: dict[str, Any], *, dedupe_key: str | None = None,
+    max_attempts: int = 5, kind: str = "embed_message",
+) -> int:
+    """Insert one pending job as a producer would (the table's NOTIFY trigger fires)."""
+    with database.connect(autocommit=True) as connection:
+        row = connection.execute(
+            "INSERT INTO jobs (kind, payload, dedupe_key, max_attempts) "
+            "VALUES (%s, %s, %s, %s) RETURNING id",
+            (kind, Jsonb(payload), dedupe_key, max_attempts),
+        ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
 def job_counts(database: Any) -> dict[str, int]:
-    with database.unit_of_work() as uow:
-        return uow.jobs.counts_by_status()
+    """status -> number of jobs, every status present."""
+    with database.connect() as connection:
+        rows = connection.execute("SELECT status, count(*) FROM jobs GROUP BY status").fetchall()
+    return {"pending": 0, "running": 0, "completed": 0, "failed": 0,
+            **{status: int(n) for status, n in rows}}
 
 
 def jobs(database: Any) -> list[dict[str, Any]]:

@@ -1,0 +1,262 @@
+"""Processing one claim: read what is stale, encode it slice by slice, write each slice.
+
+    claimed jobs -> read stored versions and current texts (one transaction)
+    -> sort the texts by length, cut them into slices of `slice_size`
+    -> per slice: encode (halving on a failing text) -> upsert the embeddings and
+       complete the slice's jobs (one transaction) -> failures back with backoff
+
+Jobs whose message is already embedded at its current input, or was deleted, complete
+with the first slice. Sorting by length before slicing keeps each model batch as
+homogeneous as `model.encode` makes it over the whole claim, so slicing costs one small
+transaction per slice and no encoding speed. A crash loses at most the slice being
+encoded: everything written before it is committed, and the rest of the claim comes back
+when its lease expires.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from contextlib import suppress
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import psycopg
+from psycopg import errors
+
+from dovos import queue
+from dovos.config import EMBEDDING_DIM
+from dovos.embeddings import Embedder
+from dovos.repositories.embeddings import stored_versions, upsert_embeddings
+from dovos.search.document_text import EmbeddingInput, fetch_embedding_inputs
+from dovos.worker.connection import Cancelled, Link
+from dovos.worker.progress import Progress
+
+log = logging.getLogger("dovos.worker")
+
+
+@dataclass
+class Batch:
+    """One claim: the texts to encode (longest first), the jobs of each message, the jobs
+    that need no encoding, and the failures found so far (job id -> error)."""
+
+    jobs: list[queue.ClaimedJob]
+    to_encode: list[EmbeddingInput] = field(default_factory=list)
+    jobs_by_message: dict[uuid.UUID, list[queue.ClaimedJob]] = field(default_factory=dict)
+    free_jobs: list[int] = field(default_factory=list)  # complete without encoding
+    skipped: int = 0
+    failures: dict[int, str] = field(default_factory=dict)
+
+    def slices(self, size: int) -> list[list[EmbeddingInput]]:
+        """The texts to encode in groups of `size`; at least one (maybe empty) group, so
+        the jobs that need no encoding are settled by the first write."""
+        groups = [self.to_encode[i:i + size] for i in range(0, len(self.to_encode), size)]
+        return groups or [[]]
+
+
+class Processor:
+    """Turns a claim into embeddings; shared by a worker's loops (one model, one lock)."""
+
+    def __init__(
+        self,
+        embedder: Embedder,
+        *,
+        worker_id: str,
+        encode_batch_size: int,
+        slice_size: int,
+        backoff: queue.Backoff,
+        abort: threading.Event,
+        progress: Progress,
+    ) -> None:
+        self.embedder = embedder
+        self.worker_id = worker_id
+        self.encode_batch_size = encode_batch_size
+        self.slice_size = slice_size
+        self.backoff = backoff
+        self.abort = abort
+        self.progress = progress
+
+    def process(self, link: Link, jobs: list[queue.ClaimedJob]) -> None:
+        """Embed one claim slice by slice; on abort or error the unsettled jobs go back."""
+        unsettled = {job.id for job in jobs}
+        self.progress.enter_busy()
+        try:
+            batch = link.run(lambda connection: self.read(connection, jobs))
+            for number, inputs in enumerate(batch.slices(self.slice_size)):
+                if self.abort.is_set():
+                    raise Cancelled
+                vectors, failed = self.encode(inputs)
+                if self.abort.is_set():
+                    raise Cancelled
+                failures = {job.id: error for index, error in failed.items()
+                            for job in batch.jobs_by_message[inputs[index].message_id]}
+                if number == 0:
+                    failures.update(batch.failures)
+                done = self._job_ids(batch, inputs, first=number == 0) - failures.keys()
+                encoded = [(item, vector) for item, vector in zip(inputs, vectors, strict=True)
+                           if vector is not None]
+                link.run(lambda connection, e=encoded, d=done: self.write(connection, e, d))
+                unsettled -= done
+                self._record_failures(link, batch, failures)
+                unsettled -= failures.keys()
+                self.progress.add(slices=1, messages_embedded=len(encoded))
+            self.progress.add(batches=1, messages_skipped=batch.skipped)
+        except Cancelled:
+            with suppress(Exception, Cancelled):
+                self._release(link, unsettled)
+        except BaseException:
+            with suppress(Exception, Cancelled):
+                self._release(link, unsettled)
+            raise
+        finally:
+            self.progress.leave_busy()
+
+    # -- the steps (each safe to run again after a lost connection) ------------------------
+    def read(self, connection: psycopg.Connection[Any], jobs: list[queue.ClaimedJob]) -> Batch:
+        """Map jobs to messages; fetch stored versions and current texts; keep the stale."""
+        batch = Batch(jobs)
+        for job in jobs:
+            message_id = _message_id(job.payload)
+            if message_id is None:
+                batch.failures[job.id] = f"payload has no valid message_id: {job.payload!r}"
+            else:
+                batch.jobs_by_message.setdefault(message_id, []).append(job)
+        ids = list(batch.jobs_by_message)
+        with connection.transaction(), connection.cursor() as cursor:
+            stored = stored_versions(cursor, self.embedder.name, ids) if ids else {}
+            inputs = fetch_embedding_inputs(cursor, ids) if ids else []
+        current = set()
+        for item in inputs:
+            current.add(item.message_id)
+            if stored.get(item.message_id, (0, 0)) >= item.versions:
+                batch.skipped += 1
+                batch.free_jobs += [job.id for job in batch.jobs_by_message[item.message_id]]
+            else:
+                batch.to_encode.append(item)
+        for message_id, message_jobs in batch.jobs_by_message.items():
+            if message_id not in current:  # deleted: nothing to embed
+                batch.skipped += 1
+                batch.free_jobs += [job.id for job in message_jobs]
+        batch.to_encode.sort(key=lambda item: len(item.text), reverse=True)
+        return batch
+
+    def write(
+        self,
+        connection: psycopg.Connection[Any],
+        encoded: Sequence[tuple[EmbeddingInput, np.ndarray]],
+        done: set[int],
+    ) -> None:
+        """Upsert a slice's embeddings and complete its jobs in one transaction."""
+        for attempt in range(2):
+            try:
+                with connection.transaction(), connection.cursor() as cursor:
+                    upsert_embeddings(cursor, self.embedder.name,
+                                      [item for item, _ in encoded],
+                                      [vector for _, vector in encoded])
+                    completed = queue.complete(cursor, self.worker_id, sorted(done))
+                break
+            except errors.ForeignKeyViolation:
+                # A message was deleted between the write's snapshot and its check:
+                # the retry's snapshot no longer sees it.
+                if attempt == 1:
+                    raise
+        self.progress.add(jobs_completed=completed, advance=completed)
+
+    def encode(self, inputs: Sequence[EmbeddingInput]) -> tuple[list[np.ndarray | None],
+                                                                dict[int, str]]:
+        """Encode the texts; when a call fails, halve the batch to find the texts that
+        fail on their own, so one poison message does not fail its neighbours."""
+        texts = [item.text for item in inputs]
+        vectors: list[np.ndarray | None] = [None] * len(texts)
+        failures: dict[int, str] = {}
+        started = time.perf_counter()
+
+        def encode_range(low: int, high: int) -> None:
+            try:
+                block = self._encode_checked(texts[low:high])
+            except Exception as error:  # noqa: BLE001 - any embedder error fails the job
+                if high - low == 1:
+                    failures[low] = f"{type(error).__name__}: {error}"[:2000]
+                    return
+                middle = (low + high) // 2
+                encode_range(low, middle)
+                encode_range(middle, high)
+                return
+            vectors[low:high] = list(block)
+
+        if texts:
+            encode_range(0, len(texts))
+        self.progress.add(encode_seconds=time.perf_counter() - started)
+        return vectors, failures
+
+    def _encode_checked(self, texts: list[str]) -> np.ndarray:
+        with encode_lock(self.embedder):
+            if self.abort.is_set():  # aborted while a sibling loop held the model
+                raise Cancelled
+            block = np.asarray(
+                self.embedder.encode(texts, batch_size=self.encode_batch_size), dtype=np.float32
+            )
+        if block.shape != (len(texts), EMBEDDING_DIM):
+            raise ValueError(
+                f"embedder returned shape {block.shape} for {len(texts)} texts "
+                f"(expected {(len(texts), EMBEDDING_DIM)})"
+            )
+        if not np.isfinite(block).all():
+            raise ValueError("embedder returned a non-finite vector")
+        return block
+
+    def _record_failures(self, link: Link, batch: Batch, failures: dict[int, str]) -> None:
+        if not failures:
+            return
+        by_id = {job.id: job for job in batch.jobs}
+        pairs = [(by_id[job_id], error) for job_id, error in failures.items()]
+        result = link.run(
+            lambda connection: queue.fail(connection, self.worker_id, pairs, self.backoff))
+        for job_id in result.failed:
+            log.warning("job %s failed for good: %s", job_id, failures[job_id])
+        self.progress.add(jobs_failed=len(result.failed), jobs_retried=len(result.pending),
+                          jobs_completed=len(result.superseded),
+                          advance=len(result.failed) + len(result.superseded))
+
+    def _release(self, link: Link, job_ids: set[int]) -> None:
+        if not job_ids:
+            return
+        result = link.run(
+            lambda connection: queue.release(connection, self.worker_id, sorted(job_ids)))
+        self.progress.add(jobs_released=len(result.pending) + len(result.superseded))
+
+    @staticmethod
+    def _job_ids(batch: Batch, inputs: Sequence[EmbeddingInput], *, first: bool) -> set[int]:
+        """The jobs a slice settles: those of its messages (and, first, the free ones)."""
+        ids = {job.id for item in inputs for job in batch.jobs_by_message[item.message_id]}
+        return ids | set(batch.free_jobs) if first else ids
+
+
+_encode_locks: dict[int, threading.Lock] = {}
+_encode_locks_guard = threading.Lock()
+
+
+def encode_lock(embedder: Embedder) -> threading.Lock:
+    """One lock per embedder object: loops (and workers) sharing a model take turns, as
+    a fast tokenizer must not be used from two threads at once and torch already uses
+    every core for one call."""
+    with _encode_locks_guard:
+        return _encode_locks.setdefault(id(embedder), threading.Lock())
+
+
+def register_vector(connection: psycopg.Connection[Any]) -> None:
+    """pgvector's types on a connection that writes embeddings."""
+    from pgvector.psycopg import register_vector as register
+
+    register(connection)
+
+
+def _message_id(payload: Any) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(payload["message_id"]))
+    except (KeyError, TypeError, ValueError):
+        return None
