@@ -274,3 +274,19 @@ def test_the_store_is_not_modified_by_reading(legacy_dir: Path, tmp_path: Path) 
     read_legacy_store(store, timezone=ZONE)
     after = {p: p.read_bytes() for p in store.rglob("*") if p.is_file()}
     assert before == after
+
+
+def test_a_conversation_stored_twice_is_imported_once(legacy_dir: Path, tmp_path: Path) -> None:
+    store = copy_store(legacy_dir, tmp_path)
+    alter(store,
+          "INSERT INTO embeddings (id, segment_id, embedding_id, seq_id) SELECT 99, segment_id, "
+          "'claude-chat-9', seq_id FROM embeddings WHERE embedding_id = 'claude-chat-1'",
+          "INSERT INTO embedding_metadata SELECT 99, key, string_value, int_value, float_value, "
+          "bool_value FROM embedding_metadata WHERE id = (SELECT id FROM embeddings "
+          "WHERE embedding_id = 'claude-chat-1')")
+    archive = read_legacy_store(store, timezone=ZONE)
+    assert len(archive.conversations) == 13 and archive.message_count == 74
+    assert [s.chroma_ids for s in archive.skipped] == [["claude-chat-1"]]
+    assert "another copy of conversation 'cd0d6559" in archive.skipped[0].reason
+    kept = next(c for c in archive.conversations if c.parsed.source_id.startswith("cd0d6559"))
+    assert kept.chroma_ids == ["claude-chat-9"]  # the later of two equal copies
