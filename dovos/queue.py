@@ -1,4 +1,7 @@
-"""The SQL of the job queue: claim, lease, complete, release, and retry with backoff.
+"""The job queue: claim, lease, complete, release, and retry with backoff.
+
+Its statements live with the rest of the `jobs` table's in `dovos.repositories.jobs`;
+this module runs them, each in the transaction its step needs, and reads rows by name.
 
 Every state change of a job is one parameterized statement over a whole batch, so a
 worker pays a handful of round trips per batch, not per job. Leases are measured on the
@@ -20,161 +23,39 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
-from datetime import datetime
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
 from psycopg import errors
+from psycopg.rows import class_row, scalar_row
 
-from dovos.repositories.jobs import EMBED_MESSAGE
+from dovos.repositories import jobs as jobs_sql
+from dovos.repositories.jobs import EMBED_MESSAGE, ClaimedJob, FailedJob, Requeued
+
+__all__ = [
+    "DEFAULT_KINDS",
+    "Backoff",
+    "ClaimedJob",
+    "FailedJob",
+    "IdleState",
+    "NotFailedError",
+    "RequeueResult",
+    "claim",
+    "complete",
+    "counts",
+    "extend_leases",
+    "fail",
+    "failed_jobs",
+    "idle_state",
+    "release",
+    "retry_failed",
+]
 
 DEFAULT_KINDS: tuple[str, ...] = (EMBED_MESSAGE,)
 
-# Two arms, each served by its partial index in order; the LIMIT over UNION ALL stops
-# pulling (and locking) rows once the batch is full, so expired leases go first and a
-# claim reads `limit` index entries, not the whole queue.
-CLAIM_SQL = """
-WITH expired AS (
-    SELECT id FROM jobs
-    WHERE status = 'running' AND lease_expires_at < now() AND kind = ANY(%(kinds)s)
-    ORDER BY lease_expires_at
-    LIMIT %(limit)s
-    FOR UPDATE SKIP LOCKED
-), due AS (
-    SELECT id FROM jobs
-    WHERE status = 'pending' AND run_after <= now() AND kind = ANY(%(kinds)s)
-    ORDER BY run_after, id
-    LIMIT %(limit)s
-    FOR UPDATE SKIP LOCKED
-), picked AS (
-    SELECT id FROM expired UNION ALL SELECT id FROM due LIMIT %(limit)s
-)
-UPDATE jobs j
-SET status = 'running',
-    lease_owner = %(owner)s,
-    lease_expires_at = now() + make_interval(secs => %(lease)s),
-    attempts = j.attempts + 1
-FROM picked
-WHERE j.id = picked.id
-RETURNING j.id, j.kind, j.payload, j.dedupe_key, j.attempts, j.max_attempts
-"""
-
-EXTEND_SQL = """
-UPDATE jobs SET lease_expires_at = now() + make_interval(secs => %(lease)s)
-WHERE status = 'running' AND lease_owner = %(owner)s
-"""
-
-COMPLETE_SQL = """
-UPDATE jobs SET status = 'completed', completed_at = now(), lease_expires_at = NULL
-WHERE id = ANY(%(ids)s) AND status = 'running' AND lease_owner = %(owner)s
-"""
-
-# Back to pending (or failed / superseded): one statement for failures and releases.
-# `refund` gives the attempt back (a release is not a failure). A job superseded by a
-# pending job with the same key, or by another of the same batch, is completed instead.
-REQUEUE_SQL = """
-WITH input AS (
-    SELECT * FROM unnest(%(ids)s::bigint[], %(errors)s::text[], %(delays)s::float8[])
-        AS t(id, error, delay)
-), target AS (
-    SELECT j.id, i.error, i.delay,
-           CASE
-               WHEN NOT %(refund)s AND j.attempts >= j.max_attempts THEN 'failed'
-               WHEN j.dedupe_key IS NOT NULL AND (
-                    EXISTS (SELECT 1 FROM jobs p
-                            WHERE p.dedupe_key = j.dedupe_key AND p.status = 'pending')
-                    OR row_number() OVER (PARTITION BY j.dedupe_key ORDER BY j.id DESC) > 1
-               ) THEN 'completed'
-               ELSE 'pending'
-           END AS status
-    FROM jobs j JOIN input i ON i.id = j.id
-    WHERE j.status = 'running' AND j.lease_owner = %(owner)s
-)
-UPDATE jobs j
-SET status = t.status,
-    attempts = CASE WHEN %(refund)s THEN greatest(j.attempts - 1, 0) ELSE j.attempts END,
-    last_error = coalesce(t.error, j.last_error),
-    run_after = CASE WHEN t.status = 'pending'
-                     THEN now() + make_interval(secs => t.delay) ELSE j.run_after END,
-    lease_owner = CASE WHEN t.status = 'pending' THEN NULL ELSE j.lease_owner END,
-    lease_expires_at = NULL,
-    completed_at = CASE WHEN t.status = 'completed' THEN now() END
-FROM target t
-WHERE j.id = t.id AND j.status = 'running' AND j.lease_owner = %(owner)s
-RETURNING j.id, j.status
-"""
-
-# Failed jobs back to pending with a fresh budget; where several failed jobs (or a
-# pending one) share a key, only one stays: the others are superseded.
-RETRY_FAILED_SQL = """
-WITH candidates AS (
-    SELECT j.id,
-           j.dedupe_key IS NOT NULL AND (
-               EXISTS (SELECT 1 FROM jobs p
-                       WHERE p.dedupe_key = j.dedupe_key AND p.status = 'pending')
-               OR row_number() OVER (PARTITION BY j.dedupe_key ORDER BY j.id DESC) > 1
-           ) AS superseded
-    FROM jobs j
-    WHERE j.status = 'failed' AND (%(ids)s::bigint[] IS NULL OR j.id = ANY(%(ids)s))
-)
-UPDATE jobs j
-SET status = CASE WHEN c.superseded THEN 'completed' ELSE 'pending' END,
-    attempts = CASE WHEN c.superseded THEN j.attempts ELSE 0 END,
-    run_after = now(),
-    lease_owner = NULL,
-    lease_expires_at = NULL,
-    completed_at = CASE WHEN c.superseded THEN now() END
-FROM candidates c
-WHERE j.id = c.id AND j.status = 'failed'
-RETURNING j.id, j.status
-"""
-
-IDLE_SQL = """
-SELECT count(*),
-       extract(epoch FROM min(CASE WHEN status = 'pending' THEN run_after
-                                   ELSE lease_expires_at END) - now())
-FROM jobs
-WHERE status IN ('pending', 'running') AND kind = ANY(%(kinds)s)
-"""
-
-COUNTS_SQL = "SELECT status, count(*) FROM jobs GROUP BY status"
-
-FAILED_SQL = """
-SELECT id, kind, payload, attempts, max_attempts, last_error, updated_at
-FROM jobs WHERE status = 'failed' ORDER BY updated_at DESC, id DESC LIMIT %(limit)s
-"""
-
 # A concurrent producer may insert a pending job between our check and our update.
 REQUEUE_RETRIES = 5
-
-
-@dataclass(frozen=True)
-class ClaimedJob:
-    """A job this worker now holds a lease on; `attempts` includes this one."""
-
-    id: int
-    kind: str
-    payload: dict[str, Any]
-    dedupe_key: str | None
-    attempts: int
-    max_attempts: int
-
-
-@dataclass(frozen=True)
-class FailedJob:
-    """A job that used up its attempts, with the error of the last one."""
-
-    id: int
-    kind: str
-    payload: dict[str, Any]
-    attempts: int
-    max_attempts: int
-    last_error: str | None
-    updated_at: datetime
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -231,13 +112,13 @@ def claim(
     kinds: Sequence[str] = DEFAULT_KINDS,
 ) -> list[ClaimedJob]:
     """Lease up to `limit` due jobs (expired leases first) to `owner`, in one statement."""
-    with connection.transaction(), connection.cursor() as cursor:
-        cursor.execute(
-            CLAIM_SQL,
+    with connection.transaction(), connection.cursor(row_factory=class_row(ClaimedJob)) as cur:
+        cur.execute(
+            jobs_sql.CLAIM_SQL,
             {"kinds": list(kinds), "limit": limit, "owner": owner, "lease": lease_seconds},
         )
-        rows = cursor.fetchall()
-    return sorted((ClaimedJob(*row) for row in rows), key=lambda job: job.id)
+        claimed = cur.fetchall()
+    return sorted(claimed, key=lambda job: job.id)
 
 
 def extend_leases(
@@ -245,7 +126,7 @@ def extend_leases(
 ) -> int:
     """Push back the lease expiry of every job `owner` runs (the heartbeat); returns how many."""
     with connection.transaction(), connection.cursor() as cursor:
-        cursor.execute(EXTEND_SQL, {"owner": owner, "lease": lease_seconds})
+        cursor.execute(jobs_sql.EXTEND_SQL, {"owner": owner, "lease": lease_seconds})
         return cursor.rowcount
 
 
@@ -254,7 +135,7 @@ def complete(cursor: psycopg.Cursor[Any], owner: str, job_ids: Sequence[int]) ->
     writes the jobs produced), and skips jobs whose lease another worker has taken."""
     if not job_ids:
         return 0
-    cursor.execute(COMPLETE_SQL, {"ids": list(job_ids), "owner": owner})
+    cursor.execute(jobs_sql.COMPLETE_SQL, {"ids": list(job_ids), "owner": owner})
     return cursor.rowcount
 
 
@@ -299,9 +180,8 @@ def _requeue(
         return RequeueResult([], [], [])
     params = {"ids": ids, "errors": errors_, "delays": delays, "owner": owner, "refund": refund}
 
-    def statement(cursor: psycopg.Cursor[Any]) -> list[tuple[Any, ...]]:
-        cursor.execute(REQUEUE_SQL, params)
-        return cursor.fetchall()
+    def statement(cursor: psycopg.Cursor[Requeued]) -> list[Requeued]:
+        return cursor.execute(jobs_sql.REQUEUE_SQL, params).fetchall()
 
     return _requeue_result(_retry_on_conflict(connection, statement))
 
@@ -321,33 +201,31 @@ def retry_failed(
     """
     ids = None if job_ids is None else sorted(set(job_ids))
 
-    def statement(cursor: psycopg.Cursor[Any]) -> list[tuple[Any, ...]]:
+    def statement(cursor: psycopg.Cursor[Requeued]) -> list[Requeued]:
         if ids is not None:
-            cursor.execute(
-                "SELECT id FROM jobs WHERE id = ANY(%(ids)s) AND status = 'failed' FOR UPDATE",
-                {"ids": ids},
-            )
-            missing = sorted(set(ids) - {row[0] for row in cursor.fetchall()})
+            with cursor.connection.cursor(row_factory=scalar_row) as lock:
+                locked = lock.execute(jobs_sql.LOCK_FAILED_SQL, {"ids": ids}).fetchall()
+            missing = sorted(set(ids) - set(locked))
             if missing:
                 raise NotFailedError(
                     "not failed jobs (unknown, or not in status failed): "
                     + ", ".join(str(job_id) for job_id in missing)
                 )
-        cursor.execute(RETRY_FAILED_SQL, {"ids": ids})
-        return cursor.fetchall()
+        return cursor.execute(jobs_sql.RETRY_FAILED_SQL, {"ids": ids}).fetchall()
 
     return _requeue_result(_retry_on_conflict(connection, statement))
 
 
 def _retry_on_conflict(
     connection: psycopg.Connection[Any],
-    statement: Callable[[psycopg.Cursor[Any]], list[tuple[Any, ...]]],
-) -> list[tuple[Any, ...]]:
+    statement: Callable[[psycopg.Cursor[Requeued]], list[Requeued]],
+) -> list[Requeued]:
     """Run `statement` in its own transaction, again if a producer raced it on the unique
     key (the next attempt sees the producer's pending job and supersedes instead)."""
     for attempt in range(REQUEUE_RETRIES):
         try:
-            with connection.transaction(), connection.cursor() as cursor:
+            with connection.transaction(), \
+                    connection.cursor(row_factory=class_row(Requeued)) as cursor:
                 return statement(cursor)
         except errors.UniqueViolation:
             if attempt == REQUEUE_RETRIES - 1:
@@ -355,10 +233,10 @@ def _retry_on_conflict(
     raise AssertionError("unreachable")
 
 
-def _requeue_result(rows: list[tuple[Any, ...]]) -> RequeueResult:
+def _requeue_result(rows: list[Requeued]) -> RequeueResult:
     by_status: dict[str, list[int]] = {"pending": [], "failed": [], "completed": []}
-    for job_id, status in rows:
-        by_status[status].append(job_id)
+    for row in rows:
+        by_status[row.status].append(row.id)
     return RequeueResult(
         sorted(by_status["pending"]), sorted(by_status["failed"]), sorted(by_status["completed"])
     )
@@ -369,23 +247,18 @@ def idle_state(
 ) -> IdleState:
     """How many jobs are pending or running, and when the next one becomes claimable
     (a backoff ends or a lease expires); a worker with nothing to claim sleeps that long."""
-    with connection.transaction(), connection.cursor() as cursor:
-        cursor.execute(IDLE_SQL, {"kinds": list(kinds)})
-        live, seconds = cursor.fetchone() or (0, None)
-    return IdleState(int(live), None if seconds is None else float(seconds))
+    with connection.transaction(), connection.cursor(row_factory=class_row(IdleState)) as cur:
+        state = cur.execute(jobs_sql.IDLE_SQL, {"kinds": list(kinds)}).fetchone()
+    return state or IdleState(0, None)
 
 
 def counts(connection: psycopg.Connection[Any]) -> dict[str, int]:
     """Jobs per status, every status present."""
-    with connection.transaction(), connection.cursor() as cursor:
-        cursor.execute(COUNTS_SQL)
-        found = dict(cursor.fetchall())
-    return {status: int(found.get(status, 0))
-            for status in ("pending", "running", "completed", "failed")}
+    with connection.transaction():
+        return jobs_sql.counts(connection)
 
 
 def failed_jobs(connection: psycopg.Connection[Any], limit: int = 20) -> list[FailedJob]:
     """The most recently failed jobs, with their last error."""
-    with connection.transaction(), connection.cursor() as cursor:
-        cursor.execute(FAILED_SQL, {"limit": limit})
-        return [FailedJob(*row) for row in cursor.fetchall()]
+    with connection.transaction(), connection.cursor(row_factory=class_row(FailedJob)) as cur:
+        return cur.execute(jobs_sql.FAILED_SQL, {"limit": limit}).fetchall()

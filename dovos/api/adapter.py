@@ -17,9 +17,10 @@ from typing import Any, Protocol
 
 from dovos.api import formatting as fmt
 from dovos.api import models as m
-from dovos.api.queries import archive_totals, conversation_start_slots, conversation_turns
 from dovos.db import Database
-from dovos.repositories.conversations import ConversationSummary, Page
+from dovos.repositories import conversations, jobs, messages
+from dovos.repositories.conversations import ConversationSummary, Page, StartSlot
+from dovos.repositories.unit_of_work import UnitOfWork
 from dovos.search.types import InvalidQueryError, SearchHit, SearchResponse
 
 MAX_QUERY_CHARS = 10_000
@@ -85,8 +86,8 @@ class LegacyAdapter:
     # -- conversations -------------------------------------------------------------------
     def conversations(self, page: int, limit: int) -> m.ConversationListResponse:
         """One page of conversations, newest activity first."""
-        with self._database().unit_of_work() as uow:
-            found = uow.conversations.list_page(page=page, limit=limit)
+        with UnitOfWork(self._database()) as uow:
+            found = conversations.list_page(uow.connection, page=page, limit=limit)
         return self._conversation_page(found)
 
     def _conversation_page(self, found: Page) -> m.ConversationListResponse:
@@ -107,14 +108,14 @@ class LegacyAdapter:
     def conversation(self, conversation_id: uuid.UUID | str) -> m.ConversationDetailResponse:
         """The full transcript of one conversation (400 malformed id, 404 unknown)."""
         cid = parse_conversation_id(conversation_id)
-        with self._database().unit_of_work() as uow:
-            summary = uow.conversations.summary(cid)
+        with UnitOfWork(self._database()) as uow:
+            summary = conversations.summary(uow.connection, cid)
             if summary is None:
                 raise NotFound(f"Unknown conversation id: {cid}")
-            messages = conversation_turns(uow.session, cid)
+            transcript = messages.turns(uow.connection, cid)
         turns = (
             fmt.transcript_turn(msg.role, summary.source, msg.created_at, msg.content, self.tz)
-            for msg in messages
+            for msg in transcript
         )
         return m.ConversationDetailResponse(
             documents=[fmt.join_turns(turns)],
@@ -217,10 +218,10 @@ class LegacyAdapter:
     # -- stats and health ----------------------------------------------------------------
     def stats(self) -> m.StatsResponse:
         """Archive counts, embedding coverage and the conversation timeline."""
-        with self._database().unit_of_work() as uow:
-            totals = archive_totals(uow.session, self.embedding_model)
+        with UnitOfWork(self._database()) as uow:
+            totals = conversations.archive_totals(uow.connection, self.embedding_model)
             coverage = uow.embeddings.coverage(self.embedding_model)
-            slots = conversation_start_slots(uow.session)
+            slots = conversations.start_slots(uow.connection)
         return m.StatsResponse(
             document_count=totals.conversations,
             embedding_model=self.embedding_model,
@@ -239,13 +240,13 @@ class LegacyAdapter:
         Any failure to reach or read the database means "unhealthy" (the route answers
         503), so this catches every exception on purpose and reports its first line.
         """
-        from dovos.worker import worker_heartbeats
+        from dovos.repositories.heartbeats import worker_heartbeats
 
         try:
             database = self._database()
-            with database.unit_of_work() as uow:
-                count = uow.conversations.count()
-                queue = uow.jobs.live_counts()
+            with UnitOfWork(database) as uow:
+                count = conversations.count(uow.connection)
+                queue = jobs.live_counts(uow.connection)
             beats = worker_heartbeats(database)
         except Exception as error:  # noqa: BLE001 - unreachable, for whatever reason
             return m.HealthResponse(
@@ -322,11 +323,11 @@ def hit_relevance(hit: SearchHit, response: SearchResponse) -> float:
     return round(min(max(value, 0.0), 1.0), 6)
 
 
-def timeline(slots: Sequence[tuple[datetime, str, int]], tz: tzinfo | None) -> list[m.TimelineBucket]:
+def timeline(slots: Sequence[StartSlot], tz: tzinfo | None) -> list[m.TimelineBucket]:
     """Conversations per bucket and source, every bucket from first to last (gaps = 0)."""
     if not slots:
         return []
-    local = [(slot.astimezone(tz), source, count) for slot, source, count in slots]
+    local = [(s.slot.astimezone(tz), s.source, s.n) for s in slots]
     first = min(moment for moment, _, _ in local)
     last = max(moment for moment, _, _ in local)
     unit = fmt.bucket_unit(first, last)

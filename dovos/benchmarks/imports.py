@@ -29,6 +29,7 @@ import psycopg
 
 from dovos.importers.files import import_files, parse_file
 from dovos.importers.parsed import ParsedConversation
+from dovos.repositories import conversations, jobs
 from dovos.repositories.jobs import EMBED_MESSAGE, embed_dedupe_key
 
 if TYPE_CHECKING:
@@ -184,16 +185,8 @@ def clear_benchmark_rows(database: Database) -> None:
     """Delete what a benchmark run wrote (and vacuum), leaving any other data untouched."""
     with database.connect(autocommit=True) as connection:
         with connection.transaction():
-            connection.execute(
-                "DELETE FROM jobs WHERE kind = %s AND (payload->>'message_id')::uuid IN ("
-                "  SELECT m.id FROM messages m JOIN conversations c ON c.id = m.conversation_id"
-                "  WHERE c.source = 'chatgpt' AND c.source_id LIKE %s)",
-                (EMBED_MESSAGE, BENCH_PREFIX + "%"),
-            )
-            connection.execute(
-                "DELETE FROM conversations WHERE source = 'chatgpt' AND source_id LIKE %s",
-                (BENCH_PREFIX + "%",),
-            )
+            jobs.delete_embed_jobs_of_conversations(connection, BENCH_PREFIX + "%", "chatgpt")
+            conversations.delete_by_source_id(connection, BENCH_PREFIX + "%", "chatgpt")
         for table in ("conversations", "messages", "jobs"):
             connection.execute(f"VACUUM ANALYZE {table}")  # fixed names, no user input
         try:  # flush the previous run's WAL now rather than during the next run

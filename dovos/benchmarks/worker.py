@@ -323,14 +323,10 @@ def _require_idle_queue(database: Any) -> None:
 
 def _delete_benchmark_rows(database: Any) -> None:
     """Remove the benchmark's conversations (cascade: messages, embeddings) and jobs."""
+    from dovos.repositories import conversations, jobs
+
     with database.connect() as connection, connection.transaction():
-        connection.execute(
-            "DELETE FROM jobs WHERE payload->>'message_id' IN ("
-            "  SELECT m.id::text FROM messages m JOIN conversations c ON c.id = m.conversation_id"
-            "  WHERE c.source_id LIKE %s)",
-            (BENCH_PREFIX + "%",),
-        )
-        connection.execute("DELETE FROM conversations WHERE source_id LIKE %s",
-                            (BENCH_PREFIX + "%",))
+        jobs.delete_embed_jobs_of_conversations(connection, BENCH_PREFIX + "%")
+        conversations.delete_by_source_id(connection, BENCH_PREFIX + "%")
     with database.connect(autocommit=True) as connection:
         connection.execute("VACUUM message_embeddings, messages, jobs")

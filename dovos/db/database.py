@@ -3,13 +3,16 @@
 `Database.open()` resolves the server (DATABASE_URL, or the embedded one, started if
 needed), checks that `vector` and `pg_trgm` can be used, and brings the schema to the
 newest migration. Everything else (CLI, API, worker, notebooks) works from the object it
-returns: a pooled SQLAlchemy engine, units of work, and raw psycopg connections for the
-few paths that need COPY or LISTEN.
+returns: a pooled SQLAlchemy engine, pooled psycopg connections (`pooled()`, which
+`dovos.repositories.UnitOfWork` wraps in a transaction), and unpooled ones for the
+paths that need COPY on their own connection or LISTEN.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from typing import Any
@@ -128,11 +131,18 @@ class Database:
         """A raw psycopg connection (for COPY, LISTEN/NOTIFY); the caller closes it."""
         return psycopg.connect(self.url, autocommit=autocommit, **self._connect_args())
 
-    def unit_of_work(self):  # type: ignore[no-untyped-def]
-        """A transaction with repositories: commits on success, rolls back on any error."""
-        from dovos.repositories.unit_of_work import UnitOfWork
-
-        return UnitOfWork(self.session_factory)
+    @contextmanager
+    def pooled(self) -> Iterator[psycopg.Connection[Any]]:
+        """A psycopg connection from the pool (not autocommit). Whatever is left
+        uncommitted when the block ends is rolled back before the connection goes back;
+        `dovos.repositories.UnitOfWork` commits for you."""
+        with self.engine.connect() as sa_connection:
+            connection = sa_connection.connection.driver_connection
+            try:
+                yield connection
+            finally:
+                if not connection.closed:
+                    connection.rollback()
 
     def close(self) -> None:
         """Close pooled connections (the embedded server keeps running for others)."""
@@ -174,7 +184,7 @@ class Database:
                         text("SELECT extversion FROM pg_extension WHERE extname = :n"), {"n": name}
                     ).scalar_one()
                 )
-        except Exception as error:  # noqa: BLE001 - re-raised with the cause named
+        except Exception as error:  # re-raised with the cause named
             raise ExtensionUnavailableError(
                 f"cannot create extension '{name}' in {redact(self.url)}: "
                 f"{str(error).splitlines()[0]}. Ask an administrator to run "

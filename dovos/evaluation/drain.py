@@ -80,8 +80,11 @@ class DrainLog:
 
 def sample_queue(database: Any, model: str, started: float) -> DrainSample:
     """Live job counts and embedding coverage now (two cheap queries)."""
-    with database.unit_of_work() as uow:
-        live = uow.jobs.live_counts()
+    from dovos.repositories import jobs
+    from dovos.repositories.unit_of_work import UnitOfWork
+
+    with UnitOfWork(database) as uow:
+        live = jobs.live_counts(uow.connection)
         coverage = uow.embeddings.coverage(model)
     return DrainSample(
         seconds=time.monotonic() - started,
@@ -139,7 +142,7 @@ def reembed_dataset(database: Any, tag: str) -> int:
     that dataset. One transaction, so the dataset is never left half-queued. Returns the
     number of jobs enqueued.
     """
-    from dovos.repositories.jobs import EMBED_MESSAGE, embed_dedupe_key
+    from dovos.repositories import jobs, messages
 
     scope = json.dumps({"dataset": tag})
     with database.connect() as conn, conn.transaction():
@@ -148,13 +151,5 @@ def reembed_dataset(database: Any, tag: str) -> int:
             "WHERE e.message_id = m.id AND m.conversation_id = c.id AND c.metadata @> %s::jsonb",
             (scope,),
         )
-        cursor = conn.execute(
-            "INSERT INTO jobs (kind, payload, dedupe_key) "
-            "SELECT %s, jsonb_build_object('message_id', m.id, 'version', m.version), %s || m.id::text "
-            "FROM messages m JOIN conversations c ON c.id = m.conversation_id "
-            "WHERE c.metadata @> %s::jsonb "
-            "ON CONFLICT (dedupe_key) WHERE status = 'pending' AND dedupe_key IS NOT NULL "
-            "DO NOTHING",
-            (EMBED_MESSAGE, embed_dedupe_key(""), scope),
-        )
-        return int(cursor.rowcount)
+        found = messages.in_conversations_with_metadata(conn, {"dataset": tag})
+        return jobs.enqueue_embed_jobs(conn, [(row.id, row.version) for row in found])

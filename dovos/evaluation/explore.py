@@ -162,30 +162,30 @@ def conversation_context(
         from dovos.db import get_database
 
         database = get_database()
+    from dovos.repositories import messages
+    from dovos.repositories.unit_of_work import UnitOfWork
+
     wanted = _uuid(message_id)
-    with database.unit_of_work() as uow:
-        message = uow.messages.get(wanted)
-        if message is None:
-            raise LookupError(f"message {wanted} is not in this archive")
-        conversation = uow.conversations.get(message.conversation_id)
-        turns = uow.messages.list_for_conversation(message.conversation_id)
-        rows = [
-            {
-                "position": turn.position,
-                "role": turn.role,
-                "date": turn.created_at,
-                "content": turn.content,
-                "is_hit": turn.id == wanted,
-                "message_id": turn.id,
-            }
-            for turn in turns
-            if message.position - before <= turn.position <= message.position + after
-        ]
-        attrs = {
-            "title": conversation.title if conversation else "",
-            "source": conversation.source if conversation else "",
-            "conversation_id": message.conversation_id,
+    with UnitOfWork(database) as uow:
+        turns = messages.context(uow.connection, wanted, before, after)
+    if not turns:
+        raise LookupError(f"message {wanted} is not in this archive")
+    rows = [
+        {
+            "position": turn.position,
+            "role": turn.role,
+            "date": turn.created_at,
+            "content": turn.content,
+            "is_hit": turn.is_hit,
+            "message_id": turn.id,
         }
+        for turn in turns
+    ]
+    attrs = {
+        "title": turns[0].title,
+        "source": turns[0].source,
+        "conversation_id": turns[0].conversation_id,
+    }
     frame = pd.DataFrame(rows, columns=CONTEXT_COLUMNS)
     frame.attrs.update(attrs)
     return frame

@@ -14,16 +14,9 @@ from typing import Any
 
 from dovos.importers.errors import ParseLog, Where
 from dovos.importers.parsed import ParsedConversation
+from dovos.ingest.records import needs_repair, value_needs_repair
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def needs_repair(text: str) -> bool:
-    """True when `text` holds a NUL or a surrogate code point."""
-    if "\x00" in text:
-        return True
-    # isascii() is O(1) in CPython, and ASCII text cannot hold a surrogate.
-    return not text.isascii() and _SURROGATE.search(text) is not None
 
 
 def clean_text(text: str, log: ParseLog, where: Where, field_name: str) -> str:
@@ -56,18 +49,6 @@ def clean_value(value: Any, log: ParseLog, where: Where, field_name: str) -> Any
     if isinstance(value, list | tuple):
         return [clean_value(item, log, where, field_name) for item in value]
     return value
-
-
-def value_needs_repair(value: Any) -> bool:
-    """True when any string or key inside a JSON-like value needs `clean_text`."""
-    if isinstance(value, str):
-        return needs_repair(value)
-    if isinstance(value, dict):
-        return any(needs_repair(str(key)) or value_needs_repair(item)
-                   for key, item in value.items())
-    if isinstance(value, list | tuple):
-        return any(value_needs_repair(item) for item in value)
-    return False
 
 
 def clean_conversation(

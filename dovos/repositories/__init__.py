@@ -1,22 +1,45 @@
-"""Repositories (one per table group) and the unit of work that binds them to a transaction."""
+"""Every SQL statement Dovos runs in production, one module per table group.
 
-from dovos.repositories.conversations import ConversationRepository, ConversationSummary, Page
-from dovos.repositories.embeddings import Coverage, EmbeddingRepository
-from dovos.repositories.jobs import EMBED_MESSAGE, JobRepository, embed_dedupe_key
-from dovos.repositories.messages import MessageRepository
-from dovos.repositories.settings import SettingsRepository
+Design (issue 12, "one way to the database"):
+
+- One module per table group; a table's INSERT/UPDATE/DELETE/COPY statements are all in
+  its module (`tests/unit/test_sql_ownership.py` checks it):
+
+      conversations.py   conversations (+ their summaries, the archive's totals)
+      messages.py        messages (+ which messages an edit makes stale, embedding inputs)
+      jobs.py            jobs: the producers' upsert and COPY, and the queue's statements
+      embeddings.py      message_embeddings (the worker's upsert, coverage)
+      heartbeats.py      worker_heartbeats
+      settings.py        settings (tuned search parameters)
+
+  The ranking statement is the one read kept outside, in `dovos.search.sql`: it is
+  assembled from fragments per search and is the search's own subject.
+- Statements are named module constants (`CLAIM_SQL`, `COPY_MESSAGES_SQL`...), as in
+  procrastinate's query file, with psycopg `%(name)s` parameters; next to each, a small
+  function runs it on a psycopg connection the caller gives (so it joins the caller's
+  transaction) and returns rows read by name: `class_row` into the dataclasses defined
+  beside the statement, `dict_row`, or `scalar_row`. Never `row[15]`.
+- psycopg 3 everywhere: the import's COPY, the queue's batch statements, the worker's
+  LISTEN and the search all need it. SQLAlchemy is the connection pool and the migration
+  runner (alembic); there are no ORM models (autogenerate is not used: the migrations
+  in `dovos/db/alembic/versions` are written by hand). The import benchmark keeps a
+  deliberately naive ORM reference of its own (`dovos.benchmarks.imports`).
+- A transaction is either the caller's (`ingest`, the queue and the worker manage
+  their own on `Database.connect()`), or a `UnitOfWork(database)`: a pooled connection,
+  committed when the block ends, rolled back on any exception.
+
+Layers: this package imports only `dovos.db` and below; services (ingest, queue, search,
+worker) and applications (API, evaluation, benchmarks) call into it.
+"""
+
+from dovos.repositories.conversations import ConversationSummary, Page
+from dovos.repositories.jobs import EMBED_MESSAGE, embed_dedupe_key
 from dovos.repositories.unit_of_work import UnitOfWork
 
 __all__ = [
     "EMBED_MESSAGE",
-    "ConversationRepository",
     "ConversationSummary",
-    "Coverage",
-    "EmbeddingRepository",
-    "JobRepository",
-    "MessageRepository",
     "Page",
-    "SettingsRepository",
     "UnitOfWork",
     "embed_dedupe_key",
 ]

@@ -1,15 +1,59 @@
-"""Conversations and their summaries (message counts, first/last time, preview)."""
+"""The `conversations` table: every statement that writes it, its summaries and the
+archive-wide figures the API shows (counts, time span, starts per 15-minute slot).
+
+Deleting a conversation deletes its messages and their embeddings (foreign keys cascade).
+"""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, func, select, text, update
-from sqlalchemy.orm import Session
+import psycopg
+from psycopg.rows import class_row, scalar_row
 
-from dovos.db.models import Conversation
+# The sources the schema's CHECK constraint allows.
+SOURCES = ("chatgpt", "claude", "openwebui", "unknown")
+
+# Timeline counts are pre-aggregated into 15-minute slots: every real UTC offset is a
+# multiple of 15 minutes, so Python can re-bucket them by day/week/month in any time zone.
+SLOT_SECONDS = 900
+
+
+@dataclass(frozen=True, slots=True)
+class NewConversation:
+    """A conversation to insert (the id is made by the caller, so messages can name it)."""
+
+    id: uuid.UUID
+    title: str
+    source: str
+    source_id: str
+    created_at: datetime
+    metadata_json: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationChange:
+    """New title and metadata for a stored conversation."""
+
+    id: uuid.UUID
+    title: str
+    metadata_json: str
+
+
+@dataclass(frozen=True)
+class StoredConversation:
+    """What an import compares a parsed conversation with."""
+
+    id: uuid.UUID
+    source: str
+    source_id: str
+    title: str
+    metadata: dict[str, Any]
+    created_at: datetime
 
 
 @dataclass(frozen=True)
@@ -49,65 +93,179 @@ class Page:
         return self.page > 1
 
 
+@dataclass(frozen=True)
+class ArchiveTotals:
+    """Counts and time span of the whole archive."""
+
+    conversations: int
+    messages: int
+    embeddings: int
+    earliest: datetime | None
+    latest: datetime | None
+
+
+@dataclass(frozen=True)
+class StartSlot:
+    """Conversations of one source started in one 15-minute slot."""
+
+    slot: datetime
+    source: str
+    n: int
+
+
+# -- writes ------------------------------------------------------------------------------
+
+COPY_CONVERSATIONS_SQL = (
+    "COPY conversations (id, title, source, source_id, created_at, metadata) FROM STDIN"
+)
+
+UPDATE_FIELDS_SQL = (
+    "UPDATE conversations SET title = %(title)s, metadata = %(metadata)s::jsonb "
+    "WHERE id = %(id)s"
+)
+
+DELETE_SQL = "DELETE FROM conversations WHERE id = %(id)s"
+
+DELETE_BY_SOURCE_ID_SQL = """
+DELETE FROM conversations
+WHERE source_id LIKE %(pattern)s AND (%(source)s::text IS NULL OR source = %(source)s)
+"""
+
+SET_SAVED_SQL = "UPDATE conversations SET is_saved = %(saved)s WHERE id = %(id)s"
+
+
+def copy_new(connection: psycopg.Connection[Any], rows: Sequence[NewConversation]) -> None:
+    """Insert new conversations by COPY (the import's speed)."""
+    if not rows:
+        return
+    with connection.cursor() as cursor, cursor.copy(COPY_CONVERSATIONS_SQL) as copy:
+        for c in rows:
+            copy.write_row((c.id, c.title, c.source, c.source_id, c.created_at, c.metadata_json))
+
+
+def update_fields(connection: psycopg.Connection[Any], changes: Sequence[ConversationChange]) -> None:
+    """Store new titles and metadata."""
+    if not changes:
+        return
+    with connection.cursor() as cursor:
+        cursor.executemany(UPDATE_FIELDS_SQL, [
+            {"id": c.id, "title": c.title, "metadata": c.metadata_json} for c in changes
+        ])
+
+
+def delete(connection: psycopg.Connection[Any], conversation_id: uuid.UUID) -> bool:
+    """Delete a conversation; its messages and embeddings go with it (cascade)."""
+    with connection.cursor() as cursor:
+        return bool(cursor.execute(DELETE_SQL, {"id": conversation_id}).rowcount)
+
+
+def delete_by_source_id(
+    connection: psycopg.Connection[Any], pattern: str, source: str | None = None
+) -> int:
+    """Delete the conversations whose source id matches `pattern` (LIKE), optionally of
+    one source: what a benchmark wrote. Returns how many."""
+    with connection.cursor() as cursor:
+        cursor.execute(DELETE_BY_SOURCE_ID_SQL, {"pattern": pattern, "source": source})
+        return cursor.rowcount
+
+
+def set_saved(connection: psycopg.Connection[Any], conversation_id: uuid.UUID, saved: bool) -> bool:
+    """Mark a conversation saved (or not); False for an unknown id."""
+    with connection.cursor() as cursor:
+        return bool(cursor.execute(SET_SAVED_SQL, {"id": conversation_id, "saved": saved}).rowcount)
+
+
+# -- reads -------------------------------------------------------------------------------
+
+FIND_BY_SOURCE_SQL = """
+SELECT c.id, c.source, c.source_id, c.title, c.metadata, c.created_at
+FROM conversations c
+JOIN unnest(%(sources)s::text[], %(source_ids)s::text[]) AS k(source, source_id)
+  ON c.source = k.source AND c.source_id = k.source_id
+"""
+
+COUNT_SQL = "SELECT count(*) FROM conversations"
+
 _SUMMARY_COLUMNS = (
     "conversation_id, title, source, created_at, is_saved, message_count, "
     "first_message_at, last_message_at, preview"
 )
 
+SUMMARY_SQL = (
+    f"SELECT {_SUMMARY_COLUMNS} FROM conversation_summaries WHERE conversation_id = %(id)s"
+)
 
-class ConversationRepository:
-    """Reads and writes `conversations` inside one unit of work's session."""
+# Newest activity first (last message, else creation).
+PAGE_SQL = f"""
+SELECT {_SUMMARY_COLUMNS} FROM conversation_summaries
+ORDER BY coalesce(last_message_at, created_at) DESC, conversation_id
+LIMIT %(limit)s OFFSET %(offset)s
+"""
 
-    def __init__(self, session: Session) -> None:
-        self.session = session
+# Aggregates over indexed columns, never a scan of message text: sized for an API
+# request's budget of milliseconds.
+TOTALS_SQL = """
+SELECT (SELECT count(*) FROM conversations) AS conversations,
+       (SELECT count(*) FROM messages) AS messages,
+       (SELECT count(*) FROM message_embeddings WHERE model = %(model)s) AS embeddings,
+       least((SELECT min(created_at) FROM messages),
+             (SELECT min(created_at) FROM conversations)) AS earliest,
+       greatest((SELECT max(created_at) FROM messages),
+                (SELECT max(created_at) FROM conversations)) AS latest
+"""
 
-    def add(self, conversation: Conversation) -> Conversation:
-        self.session.add(conversation)
-        self.session.flush()
-        return conversation
+START_SLOTS_SQL = """
+SELECT to_timestamp(floor(extract(epoch FROM created_at) / %(slot)s) * %(slot)s) AS slot,
+       source, count(*) AS n
+FROM conversations GROUP BY 1, 2 ORDER BY 1, 2
+"""
 
-    def get(self, conversation_id: uuid.UUID) -> Conversation | None:
-        return self.session.get(Conversation, conversation_id)
 
-    def get_by_source(self, source: str, source_id: str) -> Conversation | None:
-        return self.session.scalars(
-            select(Conversation).where(
-                Conversation.source == source, Conversation.source_id == source_id
-            )
-        ).one_or_none()
+def find_by_source(
+    connection: psycopg.Connection[Any], keys: Sequence[tuple[str, str]]
+) -> list[StoredConversation]:
+    """The stored conversations among these (source, source_id) keys."""
+    if not keys:
+        return []
+    with connection.cursor(row_factory=class_row(StoredConversation)) as cursor:
+        return cursor.execute(FIND_BY_SOURCE_SQL, {
+            "sources": [source for source, _ in keys],
+            "source_ids": [source_id for _, source_id in keys],
+        }).fetchall()
 
-    def delete(self, conversation_id: uuid.UUID) -> bool:
-        """Delete a conversation; its messages and embeddings go with it (cascade)."""
-        result = self.session.execute(delete(Conversation).where(Conversation.id == conversation_id))
-        return bool(result.rowcount)
 
-    def set_saved(self, conversation_id: uuid.UUID, saved: bool) -> bool:
-        result = self.session.execute(
-            update(Conversation).where(Conversation.id == conversation_id).values(is_saved=saved)
-        )
-        return bool(result.rowcount)
+def count(connection: psycopg.Connection[Any]) -> int:
+    """How many conversations the archive holds."""
+    with connection.cursor(row_factory=scalar_row) as cursor:
+        return int(cursor.execute(COUNT_SQL).fetchone() or 0)
 
-    def count(self) -> int:
-        return int(self.session.scalar(select(func.count()).select_from(Conversation)) or 0)
 
-    def summary(self, conversation_id: uuid.UUID) -> ConversationSummary | None:
-        row = self.session.execute(
-            text(f"SELECT {_SUMMARY_COLUMNS} FROM conversation_summaries WHERE conversation_id = :id"),
-            {"id": conversation_id},
-        ).mappings().one_or_none()
-        return ConversationSummary(**row) if row else None
+def summary(
+    connection: psycopg.Connection[Any], conversation_id: uuid.UUID
+) -> ConversationSummary | None:
+    """One conversation's summary, or None for an unknown id."""
+    with connection.cursor(row_factory=class_row(ConversationSummary)) as cursor:
+        return cursor.execute(SUMMARY_SQL, {"id": conversation_id}).fetchone()
 
-    def list_page(self, page: int = 1, limit: int = 50) -> Page:
-        """Summaries ordered by newest activity first (last message, else creation)."""
-        if page < 1 or limit < 1:
-            raise ValueError(f"page and limit must be >= 1 (got page={page}, limit={limit})")
-        rows = self.session.execute(
-            text(
-                f"SELECT {_SUMMARY_COLUMNS} FROM conversation_summaries "
-                "ORDER BY coalesce(last_message_at, created_at) DESC, conversation_id "
-                "LIMIT :limit OFFSET :offset"
-            ),
-            {"limit": limit, "offset": (page - 1) * limit},
-        ).mappings()
-        items = [ConversationSummary(**row) for row in rows]
-        return Page(items=items, page=page, limit=limit, total=self.count())
+
+def list_page(connection: psycopg.Connection[Any], page: int = 1, limit: int = 50) -> Page:
+    """Summaries ordered by newest activity first (last message, else creation)."""
+    if page < 1 or limit < 1:
+        raise ValueError(f"page and limit must be >= 1 (got page={page}, limit={limit})")
+    with connection.cursor(row_factory=class_row(ConversationSummary)) as cursor:
+        items = cursor.execute(PAGE_SQL, {"limit": limit, "offset": (page - 1) * limit}).fetchall()
+    return Page(items=items, page=page, limit=limit, total=count(connection))
+
+
+def archive_totals(connection: psycopg.Connection[Any], model: str) -> ArchiveTotals:
+    """Conversation/message/embedding counts and the first and last activity."""
+    with connection.cursor(row_factory=class_row(ArchiveTotals)) as cursor:
+        row = cursor.execute(TOTALS_SQL, {"model": model}).fetchone()
+    assert row is not None  # an aggregate always returns one row
+    return row
+
+
+def start_slots(connection: psycopg.Connection[Any]) -> list[StartSlot]:
+    """Conversations started per (15-minute slot, source)."""
+    with connection.cursor(row_factory=class_row(StartSlot)) as cursor:
+        return cursor.execute(START_SLOTS_SQL, {"slot": SLOT_SECONDS}).fetchall()

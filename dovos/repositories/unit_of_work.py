@@ -1,38 +1,49 @@
-"""Unit of work: one transaction, every repository on it, commit or roll back as a whole."""
+"""Unit of work: one transaction on one pooled connection, committed or rolled back whole."""
 
 from __future__ import annotations
 
+from functools import cached_property
 from types import TracebackType
+from typing import TYPE_CHECKING, Any, Self
 
-from sqlalchemy.orm import Session, sessionmaker
+import psycopg
 
-from dovos.repositories.conversations import ConversationRepository
-from dovos.repositories.embeddings import EmbeddingRepository
-from dovos.repositories.jobs import JobRepository
-from dovos.repositories.messages import MessageRepository
-from dovos.repositories.settings import SettingsRepository
+if TYPE_CHECKING:
+    from dovos.db import Database
+    from dovos.repositories.embeddings import EmbeddingRepository
 
 
 class UnitOfWork:
-    """`with db.unit_of_work() as uow:` commits on success, rolls back on any exception.
+    """`with UnitOfWork(database) as uow:` commits on success, rolls back on any exception.
 
-    Nothing written inside the block is visible to others until it commits, and an
-    exception anywhere (including KeyboardInterrupt) leaves the database unchanged.
+    `uow.connection` is a psycopg connection from the database's pool; pass it to the
+    functions of the table-group modules (`settings.set(uow.connection, ...)`). Nothing
+    written inside the block is visible to others until it commits, and an exception
+    anywhere (including KeyboardInterrupt) leaves the database unchanged.
     """
 
-    session: Session
+    connection: psycopg.Connection[Any]
 
-    def __init__(self, session_factory: sessionmaker[Session]) -> None:
-        self._session_factory = session_factory
+    def __init__(self, database: Database) -> None:
+        self.database = database
 
-    def __enter__(self) -> UnitOfWork:
-        self.session = self._session_factory()
-        self.conversations = ConversationRepository(self.session)
-        self.messages = MessageRepository(self.session)
-        self.embeddings = EmbeddingRepository(self.session)
-        self.jobs = JobRepository(self.session)
-        self.settings = SettingsRepository(self.session)
+    def __enter__(self) -> Self:
+        self._pooled = self.database.pooled()
+        self.connection = self._pooled.__enter__()
+        # An explicit outer transaction: a `connection.transaction()` inside the unit
+        # (ingest's) becomes a savepoint instead of committing on its own.
+        self._transaction = self.connection.transaction()
+        self._transaction.__enter__()
         return self
+
+    @cached_property
+    def embeddings(self) -> EmbeddingRepository:
+        """Embedding reads (coverage) on an ORM session of their own, until
+        `dovos.repositories.embeddings` reads through this unit's connection."""
+        from dovos.repositories.embeddings import EmbeddingRepository
+
+        self._session = self.database.session_factory()
+        return EmbeddingRepository(self._session)
 
     def __exit__(
         self,
@@ -41,9 +52,9 @@ class UnitOfWork:
         traceback: TracebackType | None,
     ) -> None:
         try:
-            if exc_type is None:
-                self.session.commit()
-            else:
-                self.session.rollback()
+            self._transaction.__exit__(exc_type, exc, traceback)  # commit, or roll back
         finally:
-            self.session.close()
+            session = self.__dict__.pop("_session", None)
+            if session is not None:
+                session.close()
+            self._pooled.__exit__(exc_type, exc, traceback)

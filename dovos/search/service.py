@@ -19,12 +19,15 @@ from typing import Any
 
 import numpy as np
 import psycopg
+from psycopg.rows import class_row, scalar_row
 
 from dovos.embeddings import Embedder, EmbeddingModelError, QueryEmbeddingCache, get_embedder
+from dovos.repositories import settings
+from dovos.repositories.unit_of_work import UnitOfWork
 from dovos.search import params as params_module
 from dovos.search.query import ParsedQuery, parse_query
 from dovos.search.snippets import make_snippet
-from dovos.search.sql import build_statement
+from dovos.search.sql import ANY_EMBEDDING_SQL, SEARCH_KNOBS_SQL, RankedRow, build_statement
 from dovos.search.types import (
     MODES,
     SEARCH_PARAMS_KEY,
@@ -56,8 +59,8 @@ class SearchService:
     def save_params(self, params: SearchParams, provenance: dict[str, Any]) -> None:
         """Store `params` (with provenance: dataset, metric, date...) as the new defaults."""
         value = params_module.setting_value(params, provenance)
-        with self.database.unit_of_work() as uow:
-            uow.settings.set(SEARCH_PARAMS_KEY, value)
+        with UnitOfWork(self.database) as uow:
+            settings.set(uow.connection, SEARCH_PARAMS_KEY, value)
 
     # -- search -------------------------------------------------------------------------
     def search(
@@ -129,17 +132,11 @@ class SearchService:
     def _connection(self) -> Iterator[psycopg.Connection[Any]]:
         """A pooled psycopg connection inside a transaction that is always rolled back
         (searches only read; SET LOCAL values end with it)."""
-        with self.database.engine.connect() as sa_connection:
-            conn = sa_connection.connection.driver_connection
-            try:
-                yield conn
-            finally:
-                conn.rollback()
+        with self.database.pooled() as conn:
+            yield conn
 
     def _read_params(self, conn: psycopg.Connection[Any]) -> SearchParams:
-        row = conn.execute("SELECT value FROM settings WHERE key = %s", (SEARCH_PARAMS_KEY,))
-        found = row.fetchone()
-        return params_module.from_setting(found[0] if found else None)
+        return params_module.from_setting(settings.get(conn, SEARCH_PARAMS_KEY))
 
     def _run(
         self,
@@ -150,7 +147,7 @@ class SearchService:
         params: SearchParams,
         filters: SearchFilters | None,
         k: int,
-    ) -> list[tuple[Any, ...]]:
+    ) -> list[RankedRow]:
         sql, values = build_statement(mode, params, filters)
         values.update(
             k=k,
@@ -159,13 +156,12 @@ class SearchService:
             model=self._model_name() if vector is not None else None,
             qvec=_vector_literal(vector) if vector is not None else None,
         )
-        conn.execute(
-            "SELECT set_config('hnsw.ef_search', %s, true),"
-            " set_config('hnsw.iterative_scan', 'relaxed_order', true),"
-            " set_config('pg_trgm.similarity_threshold', %s, true)",
-            (str(max(params.ef_search, params.candidates)), str(params.fuzzy_threshold)),
-        )
-        return conn.execute(sql, values).fetchall()
+        conn.execute(SEARCH_KNOBS_SQL, {
+            "ef_search": str(max(params.ef_search, params.candidates)),
+            "fuzzy_threshold": str(params.fuzzy_threshold),
+        })
+        with conn.cursor(row_factory=class_row(RankedRow)) as cursor:
+            return cursor.execute(sql, values).fetchall()
 
 
 _THREADS_LOCK = threading.Lock()
@@ -199,39 +195,40 @@ def _check_arguments(mode: object, k: object, filters: object) -> None:
         raise InvalidQueryError(f"filters must be SearchFilters, got {type(filters).__name__}")
 
 
-def _vector_rows(rows: list[tuple[Any, ...]], conn: psycopg.Connection[Any], model: str) -> bool:
+def _vector_rows(rows: list[RankedRow], conn: psycopg.Connection[Any], model: str) -> bool:
     """Whether the vector leg contributed; without rows, whether any embedding exists."""
     if rows:
-        return bool(rows[0][15])
-    found = conn.execute(
-        "SELECT EXISTS (SELECT 1 FROM message_embeddings WHERE model = %s)", (model,)
-    ).fetchone()
-    return bool(found and found[0])
+        return bool(rows[0].vector_count)
+    with conn.cursor(row_factory=scalar_row) as cursor:
+        return bool(cursor.execute(ANY_EMBEDDING_SQL, {"model": model}).fetchone())
 
 
 def _vector_literal(vector: np.ndarray) -> str:
     return "[" + ",".join(repr(float(x)) for x in vector.tolist()) + "]"
 
 
-def _hit(row: tuple[Any, ...], rank: int, parsed: ParsedQuery) -> SearchHit:
-    (mid, cid, title, source_id, source_message_id, role, source, created_at, content,
-     metadata, score, lex_score, lex_rank, vec_score, vec_rank, _count) = row
+def _hit(row: RankedRow, rank: int, parsed: ParsedQuery) -> SearchHit:
+    mid = row.message_id
     return SearchHit(
         message_id=mid if isinstance(mid, uuid.UUID) else uuid.UUID(str(mid)),
-        conversation_id=cid,
-        conversation_title=title,
-        conversation_source_id=source_id,
-        source_message_id=source_message_id,
-        role=role,
-        source=source,
-        created_at=created_at,
-        content=content,
-        snippet=make_snippet(content, parsed.terms + parsed.phrases),
-        score=float(score),
+        conversation_id=row.conversation_id,
+        conversation_title=row.conversation_title,
+        conversation_source_id=row.conversation_source_id,
+        source_message_id=row.source_message_id,
+        role=row.role,
+        source=row.source,
+        created_at=row.created_at,
+        content=row.content,
+        snippet=make_snippet(row.content, parsed.terms + parsed.phrases),
+        score=float(row.score),
         rank=rank,
-        lexical_score=None if lex_score is None else float(lex_score),
-        lexical_rank=None if lex_rank is None else int(lex_rank),
-        vector_score=None if vec_score is None else float(vec_score),
-        vector_rank=None if vec_rank is None else int(vec_rank),
-        message_metadata=metadata or {},
+        lexical_score=_float(row.lexical_score),
+        lexical_rank=None if row.lexical_rank is None else int(row.lexical_rank),
+        vector_score=_float(row.vector_score),
+        vector_rank=None if row.vector_rank is None else int(row.vector_rank),
+        message_metadata=row.metadata or {},
     )
+
+
+def _float(value: float | None) -> float | None:
+    return None if value is None else float(value)

@@ -10,6 +10,9 @@ are reproducible.
 
 from __future__ import annotations
 
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from dovos.search.types import SearchFilters, SearchParams
@@ -215,14 +218,48 @@ ranked AS (
 )"""
 
 FINAL_SELECT = """
-SELECT r.id, m.conversation_id, c.title, c.source_id, m.source_message_id, m.role,
-       c.source, m.created_at, m.content, m.metadata,
+SELECT r.id AS message_id, m.conversation_id, c.title AS conversation_title,
+       c.source_id AS conversation_source_id, m.source_message_id, m.role, c.source,
+       m.created_at, m.content, m.metadata,
        r.score, r.lexical_score, r.lexical_rank, r.vector_score, r.vector_rank,
        {vector_count} AS vector_count
 FROM (SELECT * FROM ranked ORDER BY score DESC, id LIMIT %(k)s) AS r
 JOIN messages m ON m.id = r.id
 JOIN conversations c ON c.id = m.conversation_id
 ORDER BY r.score DESC, r.id"""
+
+
+@dataclass(frozen=True)
+class RankedRow:
+    """One row of a ranking statement, read by name (`class_row(RankedRow)`)."""
+
+    message_id: uuid.UUID
+    conversation_id: uuid.UUID
+    conversation_title: str
+    conversation_source_id: str
+    source_message_id: str | None
+    role: str
+    source: str
+    created_at: datetime
+    content: str
+    metadata: dict[str, Any] | None
+    score: float
+    lexical_score: float | None
+    lexical_rank: int | None
+    vector_score: float | None
+    vector_rank: int | None
+    vector_count: int | None  # rows of the vector leg (None: no vector leg)
+
+
+# This transaction's HNSW and trigram knobs (SET LOCAL: they end with it).
+SEARCH_KNOBS_SQL = """
+SELECT set_config('hnsw.ef_search', %(ef_search)s, true),
+       set_config('hnsw.iterative_scan', 'relaxed_order', true),
+       set_config('pg_trgm.similarity_threshold', %(fuzzy_threshold)s, true)
+"""
+
+# Whether any message has an embedding by the model (why a vector leg found nothing).
+ANY_EMBEDDING_SQL = "SELECT EXISTS (SELECT 1 FROM message_embeddings WHERE model = %(model)s)"
 
 
 def filter_sql(filters: SearchFilters | None) -> tuple[str, bool, dict[str, Any]]:

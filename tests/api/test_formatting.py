@@ -17,6 +17,7 @@ from dovos.api.adapter import (
     parse_conversation_id,
     timeline,
 )
+from dovos.repositories.conversations import StartSlot
 from dovos.search.types import SearchHit, SearchParams, SearchResponse
 
 
@@ -111,8 +112,8 @@ def test_bucket_ranges() -> None:
 
 def test_timeline_counts_per_bucket_and_source_in_the_time_zone() -> None:
     slot = datetime(2025, 1, 6, 23, 30, tzinfo=UTC)  # Monday 23:30 UTC
-    slots = [(slot, "chatgpt", 2), (slot, "claude", 1),
-             (slot + timedelta(days=100), "openwebui", 4)]  # 100 days: weekly buckets
+    slots = [StartSlot(slot, "chatgpt", 2), StartSlot(slot, "claude", 1),
+             StartSlot(slot + timedelta(days=100), "openwebui", 4)]  # 100 days: weekly buckets
     weekly = timeline(slots, UTC)
     assert weekly[0].date == "2025-01-06" and (weekly[0].chatgpt, weekly[0].claude) == (2, 1)
     assert weekly[-1].openwebui == 4 and len(weekly) == 15

@@ -14,6 +14,8 @@ from sqlalchemy import text
 
 from dovos.api import models as m
 from dovos.benchmarks.api import embed_archive
+from dovos.repositories import settings
+from dovos.repositories.unit_of_work import UnitOfWork
 from dovos.search.document_text import fetch_embedding_inputs
 
 
@@ -100,8 +102,8 @@ def test_search_uses_the_stored_parameters(client: Any, embedded: Any, embedder:
         response = client.post("/api/rag/query",
                                json={"query": query, "n_results": 4, "search_type": "hybrid"})
     finally:
-        with embedded.database.unit_of_work() as uow:
-            uow.settings.delete(SEARCH_PARAMS_KEY)
+        with UnitOfWork(embedded.database) as uow:
+            settings.delete(uow.connection, SEARCH_PARAMS_KEY)
     assert direct.params.fusion == "rrf" and direct.params.rrf_k == 10
     relevances = [result["relevance"] for result in response.json()["results"]]
     assert relevances == [round(min(hit.score * 11 / 2, 1.0), 6) for hit in direct.hits]

@@ -9,6 +9,8 @@ from eval_support import prepared_demo
 
 from dovos.evaluation.tuning import expand_grid, fuse_legs, leg_runs, tune_hybrid
 from dovos.evaluation.widgets import FusionExplorer
+from dovos.repositories import settings
+from dovos.repositories.unit_of_work import UnitOfWork
 from dovos.search.types import SEARCH_PARAMS_KEY, SearchParams
 
 GRID = [
@@ -62,8 +64,8 @@ def test_heldout_compares_defaults_and_tuned_and_says_which_won(tuned) -> None: 
 
 def test_chosen_parameters_are_saved_with_provenance(demo, tuned) -> None:  # type: ignore[no-untyped-def]
     assert tuned.saved
-    with demo.database.unit_of_work() as uow:
-        stored = uow.settings.get(SEARCH_PARAMS_KEY)
+    with UnitOfWork(demo.database) as uow:
+        stored = settings.get(uow.connection, SEARCH_PARAMS_KEY)
     expected = SearchParams().merged(tuned.chosen).as_dict()
     assert stored["params"] == expected
     provenance = stored["provenance"]

@@ -3,31 +3,60 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
-import numpy as np
 import pytest
 from sqlalchemy import text
 
-from dovos.db.models import Conversation, Message, MessageEmbedding
+from dovos.ingest import ParsedConversation, ParsedMessage, ingest
+from dovos.repositories import conversations, jobs, messages, settings
+from dovos.repositories.conversations import NewConversation
+from dovos.repositories.messages import NewMessage
+from dovos.repositories.unit_of_work import UnitOfWork
 
 
-def _conversation(uow, messages: list[str], source_id: str = "c1") -> Conversation:  # type: ignore[no-untyped-def]
-    conversation = Conversation(title="T", source="chatgpt", source_id=source_id)
-    conversation.messages = [
-        Message(role="user" if i % 2 == 0 else "assistant", content=body, position=i)
-        for i, body in enumerate(messages)
-    ]
-    return uow.conversations.add(conversation)
+@dataclass
+class _Stored:
+    id: uuid.UUID
+    message_ids: list[uuid.UUID]
+
+
+def _conversation(uow: UnitOfWork, bodies: list[str], source_id: str = "c1") -> _Stored:
+    """A conversation written through the import path, without its embed jobs."""
+    parsed = ParsedConversation(
+        source="chatgpt", source_id=source_id, title="T",
+        messages=[ParsedMessage("user" if i % 2 == 0 else "assistant", body)
+                  for i, body in enumerate(bodies)],
+    )
+    ingest(uow.connection, [parsed])
+    uow.connection.execute("DELETE FROM jobs")
+    [found] = conversations.find_by_source(uow.connection, [("chatgpt", source_id)])
+    stored = messages.for_conversations(uow.connection, [found.id])
+    return _Stored(found.id, [message.id for message in stored])
+
+
+def _embed(uow: UnitOfWork, message_id: uuid.UUID, model: str, context_version: int = 0) -> None:
+    uow.connection.execute(
+        "INSERT INTO message_embeddings (message_id, model, embedding, message_version, "
+        "context_version) VALUES (%s, %s, %s::vector, 1, %s)",
+        (message_id, model, "[" + ",".join(["1"] * 384) + "]", context_version),
+    )
+
+
+def _new_message(conversation_id: uuid.UUID, role: str, position: int) -> NewMessage:
+    return NewMessage(uuid.uuid4(), conversation_id, role, "dup", position, None, "{}",
+                      datetime.now(UTC))
 
 
 def test_version_bumps_only_when_content_changes(database) -> None:
-    with database.unit_of_work() as uow:
-        message_id = _conversation(uow, ["hello"]).messages[0].id
-    with database.unit_of_work() as uow:
-        assert uow.messages.update_content(message_id, "hello") == 1
-        assert uow.messages.update_content(message_id, "hello again") == 2
-        assert uow.messages.update_content(message_id, "hello again") == 2
-        assert uow.messages.update_content(message_id, "third") == 3
+    with UnitOfWork(database) as uow:
+        message_id = _conversation(uow, ["hello"]).message_ids[0]
+    with UnitOfWork(database) as uow:
+        assert messages.update_content(uow.connection, message_id, "hello") == 1
+        assert messages.update_content(uow.connection, message_id, "hello again") == 2
+        assert messages.update_content(uow.connection, message_id, "hello again") == 2
+        assert messages.update_content(uow.connection, message_id, "third") == 3
     with database.engine.begin() as conn:
         conn.execute(text("UPDATE messages SET metadata = '{\"x\": 1}' WHERE id = :id"), {"id": message_id})
         conn.execute(text("UPDATE messages SET version = 99 WHERE id = :id"), {"id": message_id})
@@ -36,7 +65,7 @@ def test_version_bumps_only_when_content_changes(database) -> None:
 
 
 def test_updated_at_is_touched_on_update(database) -> None:
-    with database.unit_of_work() as uow:
+    with UnitOfWork(database) as uow:
         conversation = _conversation(uow, ["a"])
     with database.engine.begin() as conn:
         before = conn.execute(
@@ -53,7 +82,7 @@ def test_updated_at_is_touched_on_update(database) -> None:
 
 def test_search_vector_is_generated_and_survives_huge_content(database) -> None:
     huge = ("word" + "x" * 6 + " ") * 1_100_000  # ~12 MB, over tsvector's 1 MB limit
-    with database.unit_of_work() as uow:
+    with UnitOfWork(database) as uow:
         conversation = _conversation(uow, ["Caroline went to the support groups", huge])
     with database.engine.connect() as conn:
         hits = conn.execute(
@@ -68,31 +97,24 @@ def test_search_vector_is_generated_and_survives_huge_content(database) -> None:
 
 
 def test_deleting_a_conversation_cascades_to_messages_and_embeddings(database) -> None:
-    with database.unit_of_work() as uow:
+    with UnitOfWork(database) as uow:
         conversation = _conversation(uow, ["one", "two"])
-        uow.session.add(
-            MessageEmbedding(
-                message_id=conversation.messages[0].id,
-                model="m",
-                embedding=np.ones(384, dtype=np.float32),
-                message_version=1,
-            )
-        )
-    with database.unit_of_work() as uow:
-        assert uow.conversations.delete(conversation.id)
-    with database.unit_of_work() as uow:
-        assert uow.messages.count() == 0
+        _embed(uow, conversation.message_ids[0], "m")
+    with UnitOfWork(database) as uow:
+        assert conversations.delete(uow.connection, conversation.id)
+    with UnitOfWork(database) as uow:
+        assert messages.count(uow.connection) == 0
         assert uow.embeddings.count() == 0
 
 
 def test_conversation_summaries_view(database) -> None:
-    with database.unit_of_work() as uow:
+    with UnitOfWork(database) as uow:
         first = _conversation(uow, ["first question", "answer", "follow-up"], "a")
         empty = _conversation(uow, [], "empty")
-    with database.unit_of_work() as uow:
-        summary = uow.conversations.summary(first.id)
-        page = uow.conversations.list_page(page=1, limit=1)
-        second_page = uow.conversations.list_page(page=2, limit=1)
+    with UnitOfWork(database) as uow:
+        summary = conversations.summary(uow.connection, first.id)
+        page = conversations.list_page(uow.connection, page=1, limit=1)
+        second_page = conversations.list_page(uow.connection, page=2, limit=1)
     assert summary is not None
     assert summary.message_count == 3
     assert summary.preview == "first question"
@@ -106,22 +128,18 @@ def test_conversation_summaries_view(database) -> None:
 
 
 def test_embedding_coverage_counts_embedded_and_stale(database) -> None:
-    with database.unit_of_work() as uow:
+    with UnitOfWork(database) as uow:
         conversation = _conversation(uow, ["a", "b", "c", "d"])
-        for position, message in enumerate(conversation.messages[:3]):
-            uow.session.add(
-                MessageEmbedding(
-                    message_id=message.id, model="m", embedding=np.ones(384), message_version=1,
-                    context_version=1 if position else 0,
-                )
-            )
-    with database.unit_of_work() as uow:
+        for position, message_id in enumerate(conversation.message_ids[:3]):
+            _embed(uow, message_id, "m", context_version=1 if position else 0)
+    with UnitOfWork(database) as uow:
         assert uow.embeddings.coverage("m").stale == 0
-        uow.messages.update_content(conversation.messages[0].id, "changed")
-    with database.unit_of_work() as uow:
+        messages.update_content(uow.connection, conversation.message_ids[0], "changed")
+    with UnitOfWork(database) as uow:
         coverage = uow.embeddings.coverage("m")
         other = uow.embeddings.coverage("other-model")
-        view = uow.session.execute(text("SELECT model, total, embedded, stale FROM embedding_coverage")).all()
+        view = uow.connection.execute(
+            "SELECT model, total, embedded, stale FROM embedding_coverage").fetchall()
     # Stale: the edited message, and the next one, embedded with the old text as context.
     assert (coverage.total, coverage.embedded, coverage.stale) == (4, 3, 2)
     assert coverage.current == 1 and coverage.missing == 1 and coverage.percent == 25.0
@@ -130,14 +148,14 @@ def test_embedding_coverage_counts_embedded_and_stale(database) -> None:
 
 
 def test_an_edit_enqueues_jobs_for_the_message_and_the_next_turn(database) -> None:
-    with database.unit_of_work() as uow:
+    with UnitOfWork(database) as uow:
         conversation = _conversation(uow, ["a", "b", "c"])
-        ids = [message.id for message in conversation.messages]
-    with database.unit_of_work() as uow:
-        assert uow.messages.update_content(ids[1], "b") == 1  # unchanged: no job
-        assert uow.jobs.live_counts()["pending"] == 0
-        assert uow.messages.update_content(ids[1], "b, edited") == 2
-        assert uow.messages.update_content(uuid.uuid4(), "x") is None
+        ids = conversation.message_ids
+    with UnitOfWork(database) as uow:
+        assert messages.update_content(uow.connection, ids[1], "b") == 1  # unchanged: no job
+        assert jobs.live_counts(uow.connection)["pending"] == 0
+        assert messages.update_content(uow.connection, ids[1], "b, edited") == 2
+        assert messages.update_content(uow.connection, uuid.uuid4(), "x") is None
     with database.engine.connect() as conn:
         payloads = conn.execute(text("SELECT payload FROM jobs")).scalars().all()
     assert sorted((p["message_id"], p["version"]) for p in payloads) == sorted(
@@ -146,68 +164,65 @@ def test_an_edit_enqueues_jobs_for_the_message_and_the_next_turn(database) -> No
 
 
 def test_unit_of_work_rolls_back_everything_on_error(database) -> None:
-    with pytest.raises(RuntimeError, match="boom"):
-        with database.unit_of_work() as uow:
-            _conversation(uow, ["kept?"])
-            uow.settings.set("search.params", {"rrf_k": 60})
-            uow.jobs.enqueue("embed_message", {"x": 1})
-            raise RuntimeError("boom")
-    with database.unit_of_work() as uow:
-        assert uow.conversations.count() == 0
-        assert uow.settings.get("search.params") is None
-        assert sum(uow.jobs.counts_by_status().values()) == 0
+    with pytest.raises(RuntimeError, match="boom"), UnitOfWork(database) as uow:
+        _conversation(uow, ["kept?"])
+        settings.set(uow.connection, "search.params", {"rrf_k": 60})
+        jobs.enqueue(uow.connection, "embed_message", {"x": 1})
+        raise RuntimeError("boom")
+    with UnitOfWork(database) as uow:
+        assert conversations.count(uow.connection) == 0
+        assert settings.get(uow.connection, "search.params") is None
+        assert sum(jobs.counts(uow.connection).values()) == 0
 
 
 def test_unit_of_work_rolls_back_on_database_error(database) -> None:
-    with pytest.raises(Exception, match="messages_position_key"):
-        with database.unit_of_work() as uow:
-            conversation = _conversation(uow, ["x"])
-            uow.messages.add(Message(conversation_id=conversation.id, role="user", content="dup", position=0))
-    with database.unit_of_work() as uow:
-        assert uow.conversations.count() == 0
+    with pytest.raises(Exception, match="messages_position_key"), UnitOfWork(database) as uow:
+        conversation = _conversation(uow, ["x"])
+        messages.copy_new(uow.connection, [_new_message(conversation.id, "user", 0)])
+    with UnitOfWork(database) as uow:
+        assert conversations.count(uow.connection) == 0
 
 
 def test_check_constraints_reject_unknown_source_and_role(database) -> None:
-    with pytest.raises(Exception, match="conversations_source_check"):
-        with database.unit_of_work() as uow:
-            uow.conversations.add(Conversation(title="", source="bard", source_id="x"))
-    with pytest.raises(Exception, match="messages_role_check"):
-        with database.unit_of_work() as uow:
-            conversation = _conversation(uow, [])
-            uow.messages.add(Message(conversation_id=conversation.id, role="bot", content="", position=0))
+    with pytest.raises(Exception, match="conversations_source_check"), UnitOfWork(database) as uow:
+        conversations.copy_new(uow.connection, [
+            NewConversation(uuid.uuid4(), "", "bard", "x", datetime.now(UTC), "{}")])
+    with pytest.raises(Exception, match="messages_role_check"), UnitOfWork(database) as uow:
+        conversation = _conversation(uow, [])
+        messages.copy_new(uow.connection, [_new_message(conversation.id, "bot", 0)])
 
 
 def test_settings_round_trip(database) -> None:
-    with database.unit_of_work() as uow:
-        uow.settings.set("worker.heartbeat.a", {"pid": 1})
-        uow.settings.set("worker.heartbeat.b", {"pid": 2})
-        uow.settings.set("worker.heartbeat.b", {"pid": 3})
-        uow.settings.set("search.params", {"k": 60})
-    with database.unit_of_work() as uow:
-        assert uow.settings.with_prefix("worker.heartbeat.") == {
+    with UnitOfWork(database) as uow:
+        settings.set(uow.connection, "worker.heartbeat.a", {"pid": 1})
+        settings.set(uow.connection, "worker.heartbeat.b", {"pid": 2})
+        settings.set(uow.connection, "worker.heartbeat.b", {"pid": 3})
+        settings.set(uow.connection, "search.params", {"k": 60})
+    with UnitOfWork(database) as uow:
+        assert settings.with_prefix(uow.connection, "worker.heartbeat.") == {
             "worker.heartbeat.a": {"pid": 1},
             "worker.heartbeat.b": {"pid": 3},
         }
-        assert uow.settings.delete("search.params")
-        assert uow.settings.get("search.params", "default") == "default"
+        assert settings.delete(uow.connection, "search.params")
+        assert settings.get(uow.connection, "search.params", "default") == "default"
 
 
 def test_jobs_enqueue_dedupes_pending_and_counts_live_jobs(database) -> None:
     message_id = str(uuid.uuid4())
-    with database.unit_of_work() as uow:
-        first = uow.jobs.enqueue("embed_message", {"v": 1}, dedupe_key=f"embed:{message_id}")
-        second = uow.jobs.enqueue("embed_message", {"v": 2}, dedupe_key=f"embed:{message_id}")
+    with UnitOfWork(database) as uow:
+        first = jobs.enqueue(uow.connection, "embed_message", {"v": 1}, dedupe_key=f"embed:{message_id}")
+        second = jobs.enqueue(uow.connection, "embed_message", {"v": 2}, dedupe_key=f"embed:{message_id}")
         assert first == second
-        assert uow.jobs.get(first).payload == {"v": 2}
-        uow.session.execute(
-            text("UPDATE jobs SET status = 'failed', attempts = 5, last_error = 'x' WHERE id = :id"),
-            {"id": first},
+        assert jobs.get(uow.connection, first).payload == {"v": 2}
+        uow.connection.execute(
+            "UPDATE jobs SET status = 'failed', attempts = 5, last_error = 'x' WHERE id = %s",
+            (first,),
         )
-    with database.unit_of_work() as uow:
-        assert uow.jobs.live_counts() == {"pending": 0, "running": 0, "failed": 1}
-        assert uow.jobs.counts_by_status() == {
+    with UnitOfWork(database) as uow:
+        assert jobs.live_counts(uow.connection) == {"pending": 0, "running": 0, "failed": 1}
+        assert jobs.counts(uow.connection) == {
             "pending": 0, "running": 0, "completed": 0, "failed": 1
         }
-        third = uow.jobs.enqueue("embed_message", {"v": 3}, dedupe_key=f"embed:{message_id}")
+        third = jobs.enqueue(uow.connection, "embed_message", {"v": 3}, dedupe_key=f"embed:{message_id}")
         assert third != first  # a failed job does not block a new pending one
-        assert uow.jobs.live_counts() == {"pending": 1, "running": 0, "failed": 1}
+        assert jobs.live_counts(uow.connection) == {"pending": 1, "running": 0, "failed": 1}

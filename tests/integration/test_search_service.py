@@ -9,6 +9,8 @@ import psycopg
 import pytest
 from search_support import build_archive, truncate
 
+from dovos.repositories import settings
+from dovos.repositories.unit_of_work import UnitOfWork
 from dovos.search.service import SearchService
 from dovos.search.types import InvalidQueryError, SearchFilters, SearchParams
 
@@ -133,12 +135,12 @@ def test_params_resolve_defaults_then_settings_then_call(service: SearchService)
         assert response.params == tuned
         response = service.search("garden", k=3, params={"rrf_k": 5})
         assert response.params.rrf_k == 5 and response.params.candidates == 50
-        with service.database.unit_of_work() as uow:
-            stored = uow.settings.get("search.params")
+        with UnitOfWork(service.database) as uow:
+            stored = settings.get(uow.connection, "search.params")
         assert stored["provenance"]["dataset"] == "test" and "date" in stored["provenance"]
     finally:
-        with service.database.unit_of_work() as uow:
-            uow.settings.delete("search.params")
+        with UnitOfWork(service.database) as uow:
+            settings.delete(uow.connection, "search.params")
     assert service.search("garden", k=3).params == SearchParams()
 
 
