@@ -233,6 +233,24 @@ def test_unparsable_document_is_imported_whole(
         ("notes without speakers",)]
 
 
+def test_text_postgresql_cannot_hold_is_repaired_and_counted(
+    database: Any, legacy_dir: Path, tmp_path: Path
+) -> None:
+    store = _copy_store(legacy_dir, tmp_path)
+    with sqlite3.connect(store / "chroma.sqlite3") as connection:
+        connection.execute(
+            "UPDATE embedding_metadata SET string_value = replace(string_value, "
+            "'synonyms for aura', 'synonyms' || char(0) || ' for aura') "
+            "WHERE key = 'chroma:document'")
+    connection.close()
+    result = _import(store, database)
+    assert result.ok, result.error
+    assert result.verification.ok and result.verification.repaired == 1
+    assert any("NUL" in w and "claude-chat-3" in w for w in result.warnings)
+    assert _rows(database, "SELECT count(*) FROM messages WHERE content = 'synonyms for aura'") \
+        == [(1,)]
+
+
 def test_a_1024_dimension_store_imports(database: Any, legacy_dir: Path, tmp_path: Path) -> None:
     store = _copy_store(legacy_dir, tmp_path)
     with sqlite3.connect(store / "chroma.sqlite3") as connection:
@@ -260,7 +278,7 @@ def test_cli_imports_a_store_and_reports(database: Any, legacy_dir: Path, tmp_pa
     report = json.loads(again.stdout)
     assert report["ok"] and report["written"]["messages_added"] == 0
     assert report["verification"] == {"ok": True, "conversations": 13, "messages": 74,
-                                      "mismatches": []}
+                                      "repaired": 0, "mismatches": []}
     bad = runner.invoke(app, ["import", "--no-progress", "--legacy", str(tmp_path)])
     assert bad.exit_code == 1 and "not a legacy Dovos store" in bad.stdout
     zone = runner.invoke(app, [*args[:4], "--legacy-timezone", "Nowhere/Town"])

@@ -59,6 +59,7 @@ class LegacyConversation:
     legacy_source: str
     has_original_id: bool
     complete: bool = True  # False when chunks are missing
+    document_checksums: list[str] = field(default_factory=list)  # before any repair
 
     @property
     def chroma_ids(self) -> list[str]:
@@ -107,7 +108,8 @@ def convert(store: LegacyStore, clock: LegacyClock) -> LegacyArchive:
         where = Where(f"{store.path.name}/{documents[0].chroma_id}")
         built = _conversation(documents, clock, log, where, archive.skipped)
         if built is not None:
-            clean_conversation(built.parsed, log, where)
+            built.document_checksums = built.checksums
+            clean_conversation(built.parsed, log, where)  # NULs, lone surrogates (warned)
             candidates.append(built)
     archive.conversations = _one_copy_each(candidates, archive.skipped)
     archive.warnings = log.warnings

@@ -47,6 +47,7 @@ class Verification:
 
     conversations: int = 0
     messages: int = 0
+    repaired: int = 0  # stored as repaired (NUL removed, surrogate replaced), with a warning
     mismatches: list[str] = field(default_factory=list)
 
     @property
@@ -55,7 +56,7 @@ class Verification:
 
     def as_dict(self) -> dict[str, Any]:
         return {"ok": self.ok, "conversations": self.conversations, "messages": self.messages,
-                "mismatches": self.mismatches}
+                "repaired": self.repaired, "mismatches": self.mismatches}
 
 
 @dataclass
@@ -114,7 +115,8 @@ class LegacyImportResult:
             f"  messages       {written.messages_added} added, {written.messages_changed} changed",
             f"  jobs           {written.jobs_enqueued} enqueued",
             f"  verified       {check.conversations} conversations, {check.messages} messages: "
-            + ("counts and sha256 match the documents" if check.ok else "MISMATCH"),
+            + ("counts and sha256 match the documents" if check.ok else "MISMATCH")
+            + (f" ({check.repaired} repaired, see warnings)" if check.repaired else ""),
         ]
         lines += [f"  skipped        {', '.join(s.chroma_ids)} ({s.title!r}): {s.reason}"
                   for s in self.skipped]
@@ -266,6 +268,9 @@ def _verify(cursor: psycopg.Cursor[Any], conversations: list[LegacyConversation]
         found = stored.get(key, [])
         check.conversations += 1
         check.messages += len(found)
+        check.repaired += sum(a != b for a, b in zip(conversation.checksums,
+                                                     conversation.document_checksums,
+                                                     strict=True))
         if len(found) != len(expected):
             check.mismatches.append(f"{key[1]!r}: {len(found)} messages stored, "
                                     f"{len(expected)} in the documents")
