@@ -38,6 +38,7 @@ from tqdm.auto import tqdm
 from dovos.benchmarks.search_setup import embed_missing
 from dovos.config import get_settings
 from dovos.embeddings import Embedder
+from dovos.evaluation.stats import percentile
 from dovos.importers.parsed import ParsedConversation, ParsedMessage
 from dovos.ingest import ingest
 
@@ -260,13 +261,6 @@ def _time_pairs(pairs: list[tuple[Callable[[], Any], Callable[[], Any]]],
     return http, local
 
 
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    position = (len(ordered) - 1) * q
-    low, high = int(position), min(int(position) + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
-
-
 def _http_call(client: httpx.Client, request: Request) -> Callable[[], Any]:
     method, path, data = request
 
@@ -333,13 +327,13 @@ def run_api_benchmark(database: Any, requests: int = 60, warmup: int = 5,
 
 
 def _latency(endpoint: str, timings: list[float], reference: list[float]) -> EndpointLatency:
-    p50, p95 = _percentile(timings, 0.50), _percentile(timings, 0.95)
+    p50, p95 = percentile(timings, 50), percentile(timings, 95)
     legacy = baseline_of(endpoint)
     return EndpointLatency(
         endpoint=endpoint, requests=len(timings), p50_ms=round(p50, 2), p95_ms=round(p95, 2),
         mean_ms=round(statistics.fmean(timings), 2), legacy_ms=legacy,
         speedup_p50=round(legacy / p50, 1), speedup_p95=round(legacy / p95, 1),
-        in_process_p50_ms=round(_percentile(reference, 0.50), 2),
+        in_process_p50_ms=round(percentile(reference, 50), 2),
     )
 
 

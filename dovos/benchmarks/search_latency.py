@@ -12,7 +12,6 @@ the index's top 10 against exact search (a sequential scan) for the same vectors
 
 from __future__ import annotations
 
-import statistics
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -27,6 +26,7 @@ from dovos.benchmarks.search_synthetic import (
     sentence_pool,
 )
 from dovos.embeddings import Embedder
+from dovos.evaluation.stats import latency_summary
 from dovos.ingest import ingest
 from dovos.search.service import SearchService, one_torch_thread
 from dovos.search.types import MODES, SearchFilters
@@ -50,10 +50,9 @@ TIE = 1e-6  # equal vectors (repeated texts) are equally right answers
 
 
 def percentiles(samples_ms: list[float]) -> dict[str, float]:
-    """p50 and p95 (nearest-rank on the sorted samples) in milliseconds."""
-    ordered = sorted(samples_ms)
-    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
-    return {"p50": statistics.median(ordered), "p95": p95, "n": len(ordered)}
+    """p50 and p95 in milliseconds (dovos.evaluation.stats: numpy linear, type 7)."""
+    summary = latency_summary(samples_ms)
+    return {"p50": summary["p50_ms"], "p95": summary["p95_ms"], "n": summary["n"]}
 
 
 def _timed(call: Callable[[], Any]) -> float:

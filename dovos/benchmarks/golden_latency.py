@@ -10,7 +10,10 @@ Two views, both p50/p95 in milliseconds next to the baseline of CONTRACT.md:
   in process, the reference measured in the same run).
 
 Each search is timed with a warm model and a fresh query (no query-vector cache hit),
-so a vector or hybrid search pays for embedding its query.
+so a vector or hybrid search pays for embedding its query. Percentiles are
+`dovos.evaluation.stats` (numpy linear, type 7), as everywhere else. This module is a
+benchmark (it drives the API benchmark), so it lives above the evaluation layer; the
+latency notebook imports it from here.
 """
 
 from __future__ import annotations
@@ -18,22 +21,12 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from dovos.evaluation.querysets import QuerySet
+from dovos.evaluation.stats import latency_summary
 
 SEARCH_BASELINE_MS = 200.0  # CONTRACT.md: GET /api/search, ~0.2 s for 5 results
-
-
-def percentiles(values: list[float]) -> dict[str, float]:
-    """p50, p95 and mean of `values` (milliseconds)."""
-    array = np.asarray(values, dtype=float)
-    return {
-        "p50_ms": float(np.percentile(array, 50)),
-        "p95_ms": float(np.percentile(array, 95)),
-        "mean_ms": float(array.mean()),
-    }
 
 
 def mode_latency(
@@ -58,8 +51,7 @@ def mode_latency(
             {
                 "endpoint": f"search ({mode})",
                 "mode": mode,
-                "requests": len(timings),
-                **percentiles(timings),
+                **_summary(timings),
                 "legacy_ms": SEARCH_BASELINE_MS,
             }
         )
@@ -80,17 +72,20 @@ def _time_mode(
 
 
 def api_latency(database: Any, requests: int = 50, progress: bool = False) -> pd.DataFrame:
-    """Every contract endpoint through a real server (dovos.benchmarks.api)."""
-    try:
-        from dovos.benchmarks.api import run_api_benchmark
-    except ImportError as error:  # pragma: no cover - only while the API is missing
-        raise RuntimeError(
-            f"the API benchmark (dovos.benchmarks.api) is not available: {error}"
-        ) from error
+    """Every contract endpoint through a real server (dovos.benchmarks.api, imported here
+    because it needs the API extra while `mode_latency` does not)."""
+    from dovos.benchmarks.api import run_api_benchmark
+
     benchmark = run_api_benchmark(database, requests=requests, progress=progress)
     frame = pd.DataFrame(benchmark.rows())
     frame["mode"] = "api"
     return _with_speedups(frame)
+
+
+def _summary(timings: list[float]) -> dict[str, float]:
+    """requests, p50_ms, p95_ms and mean_ms of one mode's timings."""
+    summary = latency_summary(timings)
+    return {"requests": summary.pop("n"), **summary}
 
 
 def _with_speedups(frame: pd.DataFrame) -> pd.DataFrame:
