@@ -3,8 +3,9 @@
 The tuning widget re-fuses cached leg runs in memory on every slider move. The
 reference, measured in the same run, is what the move would cost otherwise: the same
 weighted fusion run through the search service (one hybrid SQL statement per query) and
-scored. Both must give the same nDCG@10 (the widget shows what the database would rank);
-the benchmark prints the time per slider position of each and their ratio.
+scored by the evaluation pipeline (`evaluate_querysets`). Both must give the same
+nDCG@10 (the widget shows what the database would rank); the benchmark prints the time
+per slider position of each and their ratio.
 """
 
 from __future__ import annotations
@@ -13,9 +14,7 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from dovos.evaluation.metrics import evaluate_runs
-from dovos.evaluation.pipeline import prepare_dataset
-from dovos.evaluation.runs import execute_run
+from dovos.evaluation.pipeline import evaluate_querysets, prepare_dataset
 from dovos.evaluation.tuning import leg_runs
 from dovos.evaluation.widgets import FusionExplorer
 from dovos.search.types import SearchParams
@@ -55,8 +54,10 @@ def run_fusion_benchmark(
     in_database, started = {}, time.perf_counter()
     for weight in weights:
         params = {**base, "fusion": "weighted", "lexical_weight": weight, "vector_weight": 1 - weight}
-        run = execute_run(prepared.service, queryset, "hybrid", params=params, progress=False).run
-        in_database[weight] = float(evaluate_runs(queryset, {"db": run}, ["ndcg@10"]).iloc[0, 0])
+        table, _, _, _ = evaluate_querysets(  # the evaluation pipeline's own path
+            prepared.service, {queryset.name: queryset}, ["hybrid"], params=params,
+            metrics=["ndcg@10"], compare=False, progress=False)
+        in_database[weight] = float(table.loc[(queryset.name, "hybrid"), "ndcg@10"])
     database_ms = (time.perf_counter() - started) * 1000.0 / len(weights)
     result = FusionBenchmark(
         dataset=prepared.dataset.name,

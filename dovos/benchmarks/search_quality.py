@@ -1,10 +1,13 @@
-"""Search quality on LoCoMo: turn-level evidence retrieval per mode.
+"""Search quality on LoCoMo: turn-level evidence retrieval per mode, with ablations.
 
-Protocol of the dataset README: every question is searched within its own sample
-(`conversation_metadata={"sample_id": ...}`); the whole-archive variant searches all
-samples at once. A question's relevant documents are its evidence turns (doc id =
-`source_message_id`). Metrics are ranx's recall@5, recall@10 and nDCG@10, printed as a
-table beside the README's reference figures (bm25s BM25, MiniLM exact, their fusion).
+Protocol of the dataset README: every question is searched within its own sample (the
+"locomo" query set of `dovos.evaluation.datasets.locomo_dataset`); the whole-archive
+variant searches all samples at once ("locomo-archive"). A question's relevant documents
+are its evidence turns (doc id = `source_message_id`). The figures come from the
+evaluation pipeline (`evaluate_querysets`: the same runs, deterministic ties and ranx
+metrics as `dovos eval` and `dovos bench`); this module only chooses the variants and
+prints recall@5, recall@10 and nDCG@10 beside the README's reference figures (bm25s BM25,
+MiniLM exact, their fusion).
 """
 
 from __future__ import annotations
@@ -14,15 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ranx import Qrels, Run, evaluate
-from tqdm.auto import tqdm
-
-from dovos.evaluation.locomo import LocomoDataset, LocomoQuestion
+from dovos.evaluation.datasets import Dataset, locomo_dataset
+from dovos.evaluation.pipeline import evaluate_querysets
+from dovos.evaluation.querysets import QuerySet
 from dovos.search.service import SearchService
-from dovos.search.types import SearchFilters
 
 METRICS = ("recall@5", "recall@10", "ndcg@10")
 DEPTH = 10
+PROTOCOLS = {"per-sample": "locomo", "whole-archive": "locomo-archive"}  # -> query set name
 # From ../shared/datasets/locomo/README.md (measured on the same dev file).
 REFERENCE = {
     "per-sample": {
@@ -65,64 +67,22 @@ ABLATIONS = (
 )
 
 
-def run_queries(
-    service: SearchService,
-    questions: Iterable[LocomoQuestion],
-    variant: Variant,
-    *,
-    per_sample: bool = True,
-    depth: int = DEPTH,
-    progress: bool = False,
-) -> dict[str, dict[str, float]]:
-    """A ranx-shaped run {query_id: {source_message_id: score}} for one variant."""
-    run: dict[str, dict[str, float]] = {}
-    questions = list(questions)
-    for question in tqdm(questions, desc=variant.label, disable=not progress):
-        filters = (
-            SearchFilters(conversation_metadata={"sample_id": question.sample_id})
-            if per_sample
-            else None
-        )
-        response = service.search(
-            question.text, mode=variant.mode, k=depth, filters=filters, params=variant.params
-        )
-        # Scores from ranks: ranx re-sorts by score, and ties must not reorder the list.
-        run[question.query_id] = {
-            hit.source_message_id or str(hit.message_id): float(depth + 1 - hit.rank)
-            for hit in response.hits
-        } or {"<none>": 0.0}
-    return run
-
-
-def score_run(
-    dataset: LocomoDataset, run: dict[str, dict[str, float]], questions: Iterable[LocomoQuestion]
-) -> dict[str, float]:
-    """recall@5, recall@10, nDCG@10 of `run` over `questions`."""
-    ids = [q.query_id for q in questions]
-    qrels = Qrels({qid: dataset.message_qrels[qid] for qid in ids})
-    result = evaluate(qrels, Run({qid: run[qid] for qid in ids}), list(METRICS))
-    return {name: float(result[name]) for name in METRICS}
-
-
 def measure(
-    service: SearchService,
-    dataset: LocomoDataset,
+    service: Any,
+    queryset: QuerySet,
     variants: Iterable[Variant] = DEFAULT_VARIANTS,
     *,
-    per_sample: bool = True,
-    questions: list[LocomoQuestion] | None = None,
     progress: bool = True,
 ) -> dict[str, dict[str, float]]:
-    """Metrics per variant label."""
-    questions = questions if questions is not None else dataset.questions
-    return {
-        v.label: score_run(
-            dataset,
-            run_queries(service, questions, v, per_sample=per_sample, progress=progress),
-            questions,
-        )
-        for v in variants
-    }
+    """recall@5, recall@10 and nDCG@10 per variant label, through the evaluation pipeline."""
+    figures = {}
+    for variant in variants:
+        table, _, _, _ = evaluate_querysets(
+            service, {queryset.name: queryset}, [variant.mode], depth=DEPTH,
+            params=variant.params, metrics=list(METRICS), compare=False, progress=progress)
+        row = table.loc[(queryset.name, variant.mode)]
+        figures[variant.label] = {metric: float(row[metric]) for metric in METRICS}
+    return figures
 
 
 def format_table(results: dict[str, dict[str, float]], protocol: str) -> str:
@@ -141,7 +101,7 @@ def format_table(results: dict[str, dict[str, float]], protocol: str) -> str:
 
 def search_quality(
     database: Any,
-    dataset: LocomoDataset,
+    dataset: Dataset | str | Path,
     *,
     variants: Iterable[Variant] = DEFAULT_VARIANTS,
     ablations: Iterable[Variant] = ABLATIONS,
@@ -149,27 +109,24 @@ def search_quality(
     progress: bool = True,
 ) -> dict[str, dict[str, dict[str, float]]]:
     """Both protocols for `variants` (plus `ablations`, per-sample only) on an archive
-    holding `dataset` (already embedded); prints the tables and returns
-    {protocol: {label: {metric: value}}}."""
+    holding LoCoMo (`dataset`: its evaluation Dataset or the path of its JSON file),
+    already embedded; prints the tables and returns {protocol: {label: {metric: value}}}."""
+    if not isinstance(dataset, Dataset):
+        dataset = locomo_dataset(Path(dataset))
     service = SearchService(database, embedder)
     variants = list(variants)
     figures = {}
-    for protocol, per_sample in (("per-sample", True), ("whole-archive", False)):
-        runs = variants + (list(ablations) if per_sample else [])
-        figures[protocol] = measure(
-            service, dataset, runs, per_sample=per_sample, progress=progress
-        )
+    for protocol, name in PROTOCOLS.items():
+        runs = variants + (list(ablations) if protocol == "per-sample" else [])
+        figures[protocol] = measure(service, dataset.querysets[name], runs, progress=progress)
         print(format_table(figures[protocol], protocol), end="\n\n")
+    info = dataset.info
     print(
-        f"{len(dataset.questions)} questions; skipped without evidence: "
-        f"{dataset.skipped_questions}; dropped evidence ids: {len(dataset.dropped_evidence)}"
+        f"{info.get('questions')} questions; skipped without evidence: "
+        f"{info.get('skipped_questions')}; dropped evidence ids: {info.get('dropped_evidence')}"
     )
     per_sample = figures["per-sample"]
     for mode, aim in AIMS.items():
         got = per_sample[mode]["recall@10"]
         print(f"aim {mode} recall@10 >= {aim}: {got:.3f} ({'met' if got >= aim else 'NOT met'})")
     return figures
-
-
-def locomo_path(shared: Path) -> Path:
-    return shared / "datasets" / "locomo" / "locomo10_dev.json"

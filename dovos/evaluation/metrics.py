@@ -5,7 +5,10 @@ with the judgments and shapes the results into tables a notebook or the CLI prin
 
 - `evaluate_runs`: mean metric per run (rows) and metric (columns),
 - `compare_runs`: every pair of runs with the paired Student t-test and Fisher's
-  randomization test p-values, the difference and win/tie/loss counts,
+  randomization test p-values, the one significance rule (`significance`), the
+  difference and win/tie/loss counts,
+- `significance`: the project's single rule for "significantly different", used by the
+  comparison tables, the plots, the report's verdicts and tuning,
 - `significance_table`: the metric table with, per cell, the runs it beats significantly,
 - `per_category`: the same metrics per query category (LoCoMo's question types, the
   demo's keyword/paraphrase/typo/...),
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from itertools import combinations
 from typing import Any
 
@@ -34,6 +38,8 @@ from dovos.evaluation.querysets import QuerySet
 warnings.filterwarnings("ignore", category=NumbaTypeSafetyWarning)
 
 DEFAULT_MAX_P = 0.05
+N_PERMUTATIONS = 10000
+SEED = 42
 RECALL_KS = (1, 3, 5, 10, 20, 50, 100)
 
 Runs = Mapping[str, Run] | Sequence[Run]
@@ -68,15 +74,58 @@ def per_query(qrels: QuerySet | Qrels, runs: Runs, metric: str = "ndcg@10") -> p
     return frame
 
 
+@dataclass(frozen=True)
+class Significance:
+    """Both tests of one paired comparison and the verdict of the one rule."""
+
+    p_t_test: float
+    p_fisher: float
+    max_p: float = DEFAULT_MAX_P
+
+    @property
+    def significant(self) -> bool:
+        """Both p-values below `max_p` (see `significance`)."""
+        return is_significant(self.p_t_test, self.p_fisher, self.max_p)
+
+
+def is_significant(p_t_test: float, p_fisher: float, max_p: float = DEFAULT_MAX_P) -> bool:
+    """The rule on two p-values already computed: both below `max_p`."""
+    return bool(p_t_test < max_p and p_fisher < max_p)
+
+
+def significance(
+    x: Sequence[float] | np.ndarray,
+    y: Sequence[float] | np.ndarray,
+    max_p: float = DEFAULT_MAX_P,
+    n_permutations: int = N_PERMUTATIONS,
+    seed: int = SEED,
+) -> Significance:
+    """Is the difference between paired per-query scores `x` and `y` significant?
+
+    The rule, the same everywhere in Dovos: the paired Student t-test AND Fisher's
+    randomization test must both give p < `max_p` (two-sided). The t-test assumes the
+    mean difference is roughly normal, which IR score differences on a few dozen queries
+    often are not (many ties at 0, bounded scores); the randomization test assumes only
+    that the two runs are exchangeable per query. Requiring both keeps a difference
+    that only one test's assumptions make look real from being called significant, the
+    conservative choice Smucker et al. (CIKM 2007) recommend when tests disagree.
+    """
+    a, b = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    return Significance(
+        _t_test(a, b, max_p), fisher_randomization(a, b, n_permutations, seed), max_p
+    )
+
+
 def compare_runs(
     qrels: QuerySet | Qrels,
     runs: Runs,
     metrics: list[str] | None = None,
     max_p: float = DEFAULT_MAX_P,
-    n_permutations: int = 10000,
-    seed: int = 42,
+    n_permutations: int = N_PERMUTATIONS,
+    seed: int = SEED,
 ) -> pd.DataFrame:
-    """Every pair of runs, per metric: means, difference, p-values of both tests, W/T/L.
+    """Every pair of runs, per metric: means, difference, p-values of both tests, W/T/L,
+    and `significant` (the one rule of `significance`: both p-values below `max_p`).
 
     Per-query scores come from ranx; the t-test is ranx's (scipy's paired t-test).
     Fisher's randomization test is `fisher_randomization` below, not ranx's: ranx runs its
@@ -90,8 +139,7 @@ def compare_runs(
     for a, b in combinations(named, 2):
         for metric in metrics:
             x, y = scores[a][metric], scores[b][metric]
-            p_t = _t_test(x, y, max_p)
-            p_f = fisher_randomization(x, y, n_permutations, seed)
+            test = significance(x, y, max_p, n_permutations, seed)
             rows.append(
                 {
                     "metric": metric,
@@ -103,10 +151,9 @@ def compare_runs(
                     "wins_a": int((x > y).sum()),
                     "ties": int((x == y).sum()),
                     "wins_b": int((x < y).sum()),
-                    "p_t-test": p_t,
-                    "significant_t-test": p_t < max_p,
-                    "p_fisher": p_f,
-                    "significant_fisher": p_f < max_p,
+                    "p_t-test": test.p_t_test,
+                    "p_fisher": test.p_fisher,
+                    "significant": test.significant,
                 }
             )
     return pd.DataFrame(rows)
@@ -121,7 +168,7 @@ def _t_test(x: np.ndarray, y: np.ndarray, max_p: float) -> float:
 
 
 def fisher_randomization(
-    a: np.ndarray, b: np.ndarray, n_permutations: int = 10000, seed: int = 42
+    a: np.ndarray, b: np.ndarray, n_permutations: int = N_PERMUTATIONS, seed: int = SEED
 ) -> float:
     """Two-sided paired randomization test (Smucker et al., CIKM 2007), reproducible.
 
@@ -142,26 +189,23 @@ def fisher_randomization(
     return (count + 1) / (n_permutations + 1)
 
 
-def significance_table(
-    evaluation: pd.DataFrame, comparison: pd.DataFrame, test: str = "t-test"
-) -> pd.DataFrame:
-    """Metric values as text, each followed by the runs it beats significantly under `test`.
+def significance_table(evaluation: pd.DataFrame, comparison: pd.DataFrame) -> pd.DataFrame:
+    """Metric values as text, each followed by the runs it beats significantly.
 
     A cell "0.612 > lexical, vector" reads: this run's mean is higher than those runs' and
-    the difference is significant (p below the comparison's threshold).
+    the difference is significant under the one rule (`significance`: both tests).
     """
     table = evaluation.map(lambda value: f"{value:.3f}").astype(object)
-    flag = f"significant_{test}"
     for run in evaluation.index:
         for metric in evaluation.columns:
-            beaten = _beaten(comparison, run, metric, flag)
+            beaten = _beaten(comparison, run, metric)
             if beaten:
                 table.loc[run, metric] = f"{evaluation.loc[run, metric]:.3f} > {', '.join(beaten)}"
     return table
 
 
-def _beaten(comparison: pd.DataFrame, run: str, metric: str, flag: str) -> list[str]:
-    rows = comparison[(comparison["metric"] == metric) & comparison[flag]]
+def _beaten(comparison: pd.DataFrame, run: str, metric: str) -> list[str]:
+    rows = comparison[(comparison["metric"] == metric) & comparison["significant"].astype(bool)]
     beaten = []
     for row in rows.itertuples():
         if row.run_a == run and row.mean_a > row.mean_b:

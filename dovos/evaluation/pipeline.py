@@ -3,11 +3,15 @@
     from dovos.evaluation.pipeline import evaluate_dataset
     result = evaluate_dataset("demo", modes=["lexical", "vector", "hybrid"], k=10)
     result.metrics        # DataFrame: (query set, run) x metrics
-    result.comparison     # DataFrame: every pair of runs, t-test and Fisher p-values
+    result.comparison     # DataFrame: every pair of runs, t-test and Fisher p-values,
+                          # `significant` under the one rule (metrics.significance)
     result.categories     # DataFrame: metrics per query category
 
 `prepare_dataset` imports the archive only if the database does not hold it yet and
 drains the embedding queue with the worker, so vector and hybrid runs see every message.
+`evaluate_querysets` is the one quality path: `dovos eval`, the notebooks, `dovos bench`
+(dovos.regression) and the LoCoMo quality benchmark (dovos.benchmarks.search_quality)
+all compute their figures through it.
 """
 
 from __future__ import annotations
@@ -25,12 +29,13 @@ from dovos.evaluation.metrics import (
     compare_runs,
     default_metrics,
     evaluate_runs,
+    is_significant,
     per_category,
     significance_table,
 )
 from dovos.evaluation.querysets import QuerySet
 from dovos.evaluation.runs import DEFAULT_DEPTH, RunResult, execute_runs, save_runs
-from dovos.search.types import MODES
+from dovos.search.types import MODES, SearchParams
 
 
 @dataclass
@@ -77,12 +82,12 @@ class EvalResult:
     runs: dict[str, dict[str, RunResult]] = field(default_factory=dict)  # queryset -> mode -> run
     info: dict[str, Any] = field(default_factory=dict)
 
-    def table(self, queryset: str | None = None, test: str = "t-test") -> pd.DataFrame:
+    def table(self, queryset: str | None = None) -> pd.DataFrame:
         """The metrics of one query set (default: the first) with significance markers."""
         name = queryset or next(iter(self.runs))
         metrics = self.metrics.loc[name]
         comparison = self.comparison[self.comparison["queryset"] == name]
-        return significance_table(metrics, comparison, test)
+        return significance_table(metrics, comparison)
 
     def headline(self) -> dict[str, Any]:
         """JSON-ready figures: each set's metrics per run and the hybrid-vs-legs tests."""
@@ -119,12 +124,14 @@ def hybrid_tests(comparison: pd.DataFrame, metric: str) -> dict[str, Any]:
             "delta": round(float(hybrid_mean - other_mean), 4),
             "p_t_test": float(row["p_t-test"]),
             "p_fisher": float(row["p_fisher"]),
+            "significant": bool(row["significant"]),
         }
     return tests
 
 
-def hybrid_verdict(tests: dict[str, Any], alpha: float = 0.05) -> str:
-    """One sentence: is hybrid above both single legs, and is each difference significant?"""
+def hybrid_verdict(tests: dict[str, Any]) -> str:
+    """One sentence: is hybrid above both single legs, and is each difference significant
+    (metrics.significance: both tests below 0.05)?"""
     if not tests:
         return "hybrid was not compared with a single leg"
     parts, above = [], True
@@ -132,7 +139,7 @@ def hybrid_verdict(tests: dict[str, Any], alpha: float = 0.05) -> str:
     hybrid = next(iter(tests.values()))["hybrid"]
     for key, test in tests.items():
         other = key.removeprefix("hybrid_vs_")
-        significant = test["p_t_test"] < alpha and test["p_fisher"] < alpha
+        significant = is_significant(test["p_t_test"], test["p_fisher"])
         above = above and test["delta"] > 0
         parts.append(
             f"{other} {test[other]:.3f} ({test['delta']:+.3f}, t-test p={test['p_t_test']:.2g}, "
@@ -161,24 +168,35 @@ def evaluate_querysets(
     depth: int = DEFAULT_DEPTH,
     max_queries: int = 0,
     runs_dir: str | Path | None = None,
+    params: SearchParams | dict[str, Any] | None = None,
+    metrics: list[str] | None = None,
+    compare: bool = True,
     progress: bool = True,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[str, dict[str, RunResult]]]:
-    """Run `modes` over each query set; (metrics, comparison, categories, runs)."""
+    """Run `modes` over each query set; (metrics, comparison, categories, runs).
+
+    Every mode runs with the same search `params` (None: the stored defaults) to `depth`
+    hits, and is scored on `metrics` (default: `default_metrics(k)`). With `compare`
+    False the pairwise tests and the per-category table are skipped (both returned
+    empty): a regression gate needs only the means.
+    """
     check_modes(modes)
-    metrics = default_metrics(k)
+    metrics = list(metrics) if metrics else default_metrics(k)
     frames, comparisons, categories, all_runs = [], [], [], {}
     for name, queryset in querysets.items():
         judged = queryset.judged()
         if max_queries:
             judged = judged.head(max_queries)
-        results = execute_runs(service, judged, modes, depth=max(depth, k), progress=progress)
+        results = execute_runs(
+            service, judged, modes, depth=max(depth, k), params=params, progress=progress
+        )
         runs: dict[str, Run] = {mode: result.run for mode, result in results.items()}
         if runs_dir is not None:
             save_runs(runs, Path(runs_dir) / name)
         frames.append(evaluate_runs(judged, runs, metrics).assign(queryset=name))
-        if len(runs) > 1:
+        if compare and len(runs) > 1:
             comparisons.append(compare_runs(judged, runs, metrics).assign(queryset=name))
-        if judged.categories:
+        if compare and judged.categories:
             categories.append(per_category(judged, runs, metrics).assign(queryset=name))
         all_runs[name] = results
     metrics_frame = pd.concat(frames).reset_index().set_index(["queryset", "run"])
@@ -203,6 +221,7 @@ def _empty_comparison() -> pd.DataFrame:
             "delta",
             "p_t-test",
             "p_fisher",
+            "significant",
         ]
     )
 

@@ -23,14 +23,14 @@ def _color(name: str, index: int) -> str:
 
 
 def significance_letters(
-    metrics: pd.DataFrame, comparison: pd.DataFrame, test: str = "t-test"
+    metrics: pd.DataFrame, comparison: pd.DataFrame
 ) -> dict[tuple[str, str], str]:
-    """{(run, metric): superscript letters of the runs it beats significantly}."""
+    """{(run, metric): superscript letters of the runs it beats significantly}
+    (dovos.evaluation.metrics.significance: both tests, p < 0.05)."""
     letters = {run: string.ascii_lowercase[i] for i, run in enumerate(metrics.index)}
-    flag = f"significant_{test}"
     marks: dict[tuple[str, str], str] = {}
     for row in comparison.to_dict("records"):
-        if not row.get(flag):
+        if not row.get("significant"):
             continue
         winner, loser = (
             (row["run_a"], row["run_b"])
@@ -46,14 +46,13 @@ def significance_letters(
 def plot_metrics(
     metrics: pd.DataFrame,
     comparison: pd.DataFrame,
-    test: str = "t-test",
     title: str = "Metrics per mode",
 ) -> Any:
     """Grouped bars (metric x run); a bar's superscripts name the runs it significantly beats."""
     import matplotlib.pyplot as plt
 
     runs, names = list(metrics.index), list(metrics.columns)
-    marks = significance_letters(metrics, comparison, test)
+    marks = significance_letters(metrics, comparison)
     fig, ax = plt.subplots(figsize=(max(6, 1.9 * len(names) + 2), 4.2))
     width = 0.8 / len(runs)
     for i, run in enumerate(runs):
@@ -75,7 +74,9 @@ def plot_metrics(
     ax.set_ylim(0, min(1.12, float(np.nanmax(metrics.to_numpy(dtype=float))) * 1.18 + 0.02))
     ax.set_ylabel("score")
     ax.set_title(
-        f"{title}\n(superscripts: runs beaten significantly, paired {test}, p<0.05)", fontsize=10
+        f"{title}\n(superscripts: runs beaten significantly: paired t-test and Fisher "
+        "randomization both p<0.05)",
+        fontsize=10,
     )
     ax.legend(loc="upper left", fontsize=8, ncols=len(runs))
     ax.grid(axis="y", alpha=0.3)
@@ -176,8 +177,22 @@ def plot_weight_sweep(
     return fig
 
 
+TREND_MARGIN = pd.Timedelta(hours=1)  # each side of the runs when they span (almost) no time
+
+
+def trend_limits(dates: pd.Series) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The time axis of a trend: the first to the last report, 5% of the span (at least
+    an hour) on each side. Matplotlib's own autoscaling gives a single point years on
+    each side (2025-2029 for one report), which hides what changed."""
+    first, last = dates.min(), dates.max()
+    margin = max((last - first) * 0.05, TREND_MARGIN)
+    return first - margin, last + margin
+
+
 def plot_trend(history: pd.DataFrame, columns: list[str], title: str = "Headline figures") -> Any:
-    """Each headline column against the report date (one point per report)."""
+    """Each headline column against the report date (one point per report); the time axis
+    spans the reports (`trend_limits`)."""
+    import matplotlib.dates as mdates
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(8, 3.8))
@@ -185,11 +200,15 @@ def plot_trend(history: pd.DataFrame, columns: list[str], title: str = "Headline
     for i, column in enumerate(columns):
         if column in history and history[column].notna().any():
             ax.plot(x, history[column], marker="o", label=column, color=f"C{i}")
+    low, high = trend_limits(x)
+    ax.set_xlim(low.to_pydatetime(), high.to_pydatetime())
+    locator = mdates.AutoDateLocator(minticks=2, maxticks=8)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
     ax.set_ylabel("score")
     ax.set_title(title)
     ax.legend(fontsize=8, loc="best")
     ax.grid(alpha=0.3)
-    fig.autofmt_xdate()
     fig.tight_layout()
     return fig
 

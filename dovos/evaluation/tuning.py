@@ -10,8 +10,9 @@ Two searches, both scored on the training queries only:
   that same sum, so ranx's weights become `lexical_weight`/`vector_weight` directly.
 
 `tune_hybrid` runs both, keeps whichever scored higher on train, then runs the stored
-defaults and the chosen parameters on the held-out queries and compares them with both
-significance tests. Only `save=True` stores the choice (with its provenance: dataset,
+defaults and the chosen parameters on the held-out queries and compares them under the
+one significance rule (`dovos.evaluation.metrics.significance`: the paired t-test and
+Fisher's randomization test both below 0.05), the rule the report uses too. Only `save=True` stores the choice (with its provenance: dataset,
 split, metric, scores, date) through `SearchService.save_params`; the report says
 plainly when the tuned parameters do not beat the defaults on held-out queries.
 """
@@ -66,7 +67,7 @@ class TuningResult:
     train_score: float
     defaults: dict[str, Any]
     heldout: pd.DataFrame  # defaults, tuned, ranx in memory and each leg on the test split
-    comparison: pd.DataFrame  # defaults vs tuned, both significance tests
+    comparison: pd.DataFrame  # defaults vs tuned: both p-values and `significant`
     saved: bool = False
     provenance: dict[str, Any] = field(default_factory=dict)
     runs: dict[str, Run] = field(default_factory=dict)  # test-split runs by name
@@ -87,13 +88,21 @@ class TuningResult:
 
     @property
     def significant(self) -> bool:
+        """Tuned vs defaults on `metric` is significant under metrics.significance."""
         rows = self.comparison[self.comparison["metric"] == self.metric]
-        return bool(rows["significant_t-test"].any()) if not rows.empty else False
+        return bool(rows["significant"].any()) if not rows.empty else False
+
+    @property
+    def p_values(self) -> tuple[float, float]:
+        """(paired t-test, Fisher randomization) p of tuned vs defaults on `metric`."""
+        row = self.comparison[self.comparison["metric"] == self.metric]
+        if row.empty:
+            return float("nan"), float("nan")
+        return float(row["p_t-test"].iloc[0]), float(row["p_fisher"].iloc[0])
 
     def verdict(self) -> str:
         """One sentence stating whether tuning helped on the held-out queries."""
-        row = self.comparison[self.comparison["metric"] == self.metric]
-        p = float(row["p_t-test"].iloc[0]) if not row.empty else float("nan")
+        p_t, p_f = self.p_values
         change = self.tuned_test_score - self.default_test_score
         if self.improved and self.significant:
             judgement = "beat the defaults"
@@ -105,7 +114,7 @@ class TuningResult:
             f"Tuned parameters ({self.chosen_method}, {self.chosen}) {judgement} on the "
             f"{self.test_queries} held-out queries: {self.metric} "
             f"{self.tuned_test_score:.3f} vs {self.default_test_score:.3f} "
-            f"({change:+.4f}, paired t-test p={p:.3g})."
+            f"({change:+.4f}, paired t-test p={p_t:.3g}, Fisher p={p_f:.3g})."
         )
 
     def summary(self) -> dict[str, Any]:
@@ -121,6 +130,8 @@ class TuningResult:
             "default_test_score": self.default_test_score,
             "tuned_test_score": self.tuned_test_score,
             "improved": self.improved,
+            "p_t_test": self.p_values[0],
+            "p_fisher": self.p_values[1],
             "significant": self.significant,
             "verdict": self.verdict(),
             "saved": self.saved,

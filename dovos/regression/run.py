@@ -22,7 +22,6 @@ test hook in product code.
 from __future__ import annotations
 
 import os
-import statistics
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -35,9 +34,8 @@ from tqdm.auto import tqdm
 from dovos.config import shared_dir
 from dovos.embeddings import Embedder, get_embedder
 from dovos.evaluation.datasets import Dataset, demo_dataset, locomo_dataset
-from dovos.evaluation.metrics import evaluate_runs
-from dovos.evaluation.pipeline import prepare_dataset
-from dovos.evaluation.runs import execute_runs
+from dovos.evaluation.pipeline import evaluate_querysets, prepare_dataset
+from dovos.evaluation.stats import median
 from dovos.regression.figures import BenchReport, Figure
 from dovos.regression.scratch import benchmark_lock, scratch_database
 from dovos.search.types import MODES
@@ -213,19 +211,20 @@ def locomo_subset(path: Path, samples: tuple[str, ...] | None) -> Dataset:
 
 
 def _quality(context: Context, dataset: Dataset, prefix: str) -> None:
-    """Import and embed (the real worker), run every mode, add nDCG@10 and recall@10."""
+    """Import and embed (the real worker), then nDCG@10 and recall@10 of every mode through
+    the evaluation pipeline (`evaluate_querysets`, the path `dovos eval` takes)."""
     prepare_dataset(dataset, context.database, embedder=context.embedder,
                     progress=context.progress)
-    queryset = dataset.queryset.judged()
-    runs = execute_runs(context.service(), queryset, MODES, params=context.params,
-                        progress=context.progress)
-    table = evaluate_runs(queryset, {mode: result.run for mode, result in runs.items()},
-                          list(METRICS))
-    where = f"{dataset.name}, {len(queryset)} queries"
+    queryset = dataset.queryset
+    table, _, _, _ = evaluate_querysets(
+        context.service(), {queryset.name: queryset}, list(MODES), params=context.params,
+        metrics=list(METRICS), compare=False, progress=context.progress)
+    where = f"{dataset.name}, {len(queryset.judged())} queries"
     for mode in MODES:
         for metric in METRICS:
-            context.report.add(Figure(f"{prefix}.{mode}.{metric}", float(table.loc[mode, metric]),
-                                      "quality", reference=where))
+            value = float(table.loc[(queryset.name, mode), metric])
+            context.report.add(Figure(f"{prefix}.{mode}.{metric}", value, "quality",
+                                      reference=where))
 
 
 # -- speed --------------------------------------------------------------------------------
@@ -259,7 +258,7 @@ def search_phase(context: Context) -> str | None:
                       for _ in range(context.sizes.search_passes)]
             for side in calls:
                 timings[side].append([round_[side] for round_ in rounds])
-    p50 = {side: statistics.median(min(times) for times in per_query)
+    p50 = {side: median(min(times) for times in per_query)
            for side, per_query in timings.items()}
     print(f"bench search: hybrid p50 {p50['hybrid']:.2f} ms, bare lexical p50 "
           f"{p50['lexical']:.2f} ms + bare vector p50 {p50['vector']:.2f} ms "

@@ -22,7 +22,7 @@ GENERATED_MESSAGES = 100_000
 def test_search_quality_and_latency_on_locomo(database, embedder, locomo_path: Path) -> None:  # type: ignore[no-untyped-def]
     dataset = load_locomo_archive(database, locomo_path)
     assert embed_missing(database, embedder) == dataset.message_count
-    figures = search_quality(database, dataset, embedder=embedder)
+    figures = search_quality(database, locomo_path, embedder=embedder)
     for protocol in ("per-sample", "whole-archive"):
         for mode in ("lexical", "vector", "hybrid"):
             assert set(figures[protocol][mode]) == set(METRICS)

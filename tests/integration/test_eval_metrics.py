@@ -15,6 +15,7 @@ from dovos.evaluation.metrics import (
     per_category,
     per_query,
     recall_curve,
+    significance,
     significance_table,
 )
 from dovos.evaluation.querysets import Query, QuerySet
@@ -65,8 +66,7 @@ def test_compare_reports_both_tests_and_wins() -> None:
     assert {
         "p_t-test",
         "p_fisher",
-        "significant_t-test",
-        "significant_fisher",
+        "significant",
         "wins_a",
         "ties",
         "wins_b",
@@ -75,9 +75,24 @@ def test_compare_reports_both_tests_and_wins() -> None:
     row = comparison[(comparison.run_a == "perfect") & (comparison.run_b == "second")].iloc[0]
     assert (row.wins_a, row.ties, row.wins_b) == (20, 0, 0)
     assert row.delta == pytest.approx(-0.5)
-    assert row["p_fisher"] < 0.001 and bool(row["significant_fisher"])
+    assert row["p_fisher"] < 0.001 and row["p_t-test"] < 0.001 and bool(row["significant"])
     identical = compare_runs(QUERYSET, {"a": PERFECT, "b": PERFECT}, ["mrr"]).iloc[0]
-    assert identical["p_t-test"] == 1.0 and not identical["significant_fisher"]
+    assert identical["p_t-test"] == 1.0 and not identical["significant"]
+
+
+def test_one_significance_rule_needs_both_tests() -> None:
+    rng = np.random.default_rng(3)
+    base = rng.random(40)
+    shifted = significance(base, base + 0.2 + rng.normal(0.0, 0.05, 40))
+    assert shifted.significant and shifted.p_t_test < 0.05 and shifted.p_fisher < 0.05
+    noise = significance(base, base + rng.normal(0.0, 0.3, 40))
+    assert not noise.significant
+    assert significance(base, base + 0.2) == significance(base, base + 0.2)  # seeded Fisher
+    # The rule itself: both p-values below the threshold, nothing else.
+    from dovos.evaluation.metrics import Significance
+
+    assert not Significance(0.01, 0.2).significant and not Significance(0.2, 0.01).significant
+    assert Significance(0.01, 0.02).significant
 
 
 def test_fisher_randomization_is_reproducible_and_sensible() -> None:

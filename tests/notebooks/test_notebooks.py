@@ -93,6 +93,8 @@ def _compare(results: dict) -> None:  # type: ignore[type-arg]
     assert all(0.0 <= values["ndcg@10"] <= 1.0 for values in metrics.values())
     assert set(results["tests"]["demo"]) == {"hybrid_vs_lexical", "hybrid_vs_vector"}
     assert "hybrid ndcg@10" in results["verdicts"]["demo"]
+    for test in results["tests"]["demo"].values():  # the one rule: both tests below 0.05
+        assert test["significant"] == (test["p_t_test"] < 0.05 and test["p_fisher"] < 0.05)
     assert results["queries"]["demo"] == 12
 
 
@@ -100,6 +102,8 @@ def _tune(results: dict) -> None:  # type: ignore[type-arg]
     assert results["train_queries"] + results["test_queries"] == 24
     assert 0.0 <= results["tuned_test_score"] <= 1.0 and not results["saved"]
     assert set(results["sweep"]) == {"wsum", "rrf"}
+    # Tuning judges significance by the same rule as the report: both tests below 0.05.
+    assert results["significant"] == (results["p_t_test"] < 0.05 and results["p_fisher"] < 0.05)
 
 
 def _latency(results: dict) -> None:  # type: ignore[type-arg]
