@@ -9,6 +9,9 @@ plus `summary.json` (headline figures). The output root keeps every earlier repo
 `<out>/index.html` links today's notebooks, shows the headline figures next to the
 previous report's, and a trend table and plot over all reports of the same dataset,
 so a regression is visible at a glance; `<out>/summary.json` is the latest summary.
+The index is rendered from the jinja2 template `templates/report_index.html.j2`
+(autoescaped). Each headline figure has a direction (`figure_direction`): a change is
+marked improved or regressed by it, so a p95 or a run time that grows is a regression.
 
 Before the notebooks run, the dataset is imported into the database in use (only what
 is missing) so every notebook sees the same archive; the worker notebook then rebuilds
@@ -20,15 +23,15 @@ fails does not stop the others: its HTML shows the error and the report exits no
 from __future__ import annotations
 
 import base64
-import html
 import io
 import json
+import numbers
 import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 from tqdm.auto import tqdm
@@ -41,6 +44,12 @@ DEFAULT_OUT = Path("eval") / "reports"
 KERNEL = "python3"
 CELL_TIMEOUT = 3600.0  # seconds; LoCoMo's slowest cell takes about 6 minutes
 TREND_COLUMNS = ["ndcg@10 hybrid", "ndcg@10 lexical", "ndcg@10 vector", "tuned ndcg@10 (held-out)"]
+TEMPLATE = "report_index.html.j2"
+RUN_TIME = "report run time (s)"  # the index's row for the summary's `seconds`
+Direction = Literal["higher", "lower"]
+# Headline figures by name: which way is better (first match wins; no match: not judged).
+LOWER_IS_BETTER = (" ms", "seconds", "run time")
+HIGHER_IS_BETTER = ("ndcg@", "recall@", "mrr", "map", "coverage", "messages/s")
 
 
 @dataclass
@@ -288,10 +297,97 @@ def write_index(out: Path, current: str) -> Path:
     trend_png = _trend_png(same)
     if trend_png:
         (out / "trend.png").write_bytes(trend_png)
-    page = _index_html(out, summary, same, history, trend_png)
+    page = render_index(index_context(out, summary, same, history, trend_png))
     index = out / "index.html"
     index.write_text(page, encoding="utf-8")
     return index
+
+
+def render_index(context: dict[str, Any]) -> str:
+    """The index page from the package's jinja2 template, every value autoescaped."""
+    from jinja2 import Environment, PackageLoader, StrictUndefined
+
+    environment = Environment(
+        loader=PackageLoader("dovos.evaluation", "templates"),
+        autoescape=True,
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+    )
+    return environment.get_template(TEMPLATE).render(**context)
+
+
+def index_context(
+    out: Path,
+    summary: dict[str, Any],
+    same: pd.DataFrame,
+    history: pd.DataFrame,
+    trend_png: bytes | None,
+) -> dict[str, Any]:
+    """Everything the template shows, as plain values (no HTML)."""
+    run = summary["run"]
+    previous = same.iloc[-2] if len(same) >= 2 else None
+    figures = {**summary["headline"], RUN_TIME: summary.get("seconds")}
+    before = {key: _value(previous, key) for key in summary["headline"]}
+    before[RUN_TIME] = _value(previous, "seconds")
+    return {
+        "run": run,
+        "dataset": str(summary["dataset"]),
+        "date": summary["date"],
+        "seconds": summary["seconds"],
+        "ok": summary["ok"],
+        "notebooks": [{"name": name, **n} for name, n in summary["notebooks"].items()],
+        "headline": [headline_row(key, value, before[key]) for key, value in figures.items()],
+        "trend_png": base64.b64encode(trend_png).decode() if trend_png else None,
+        "trend": _trend_table(same),
+        "earlier": _earlier_reports(out, history, run),
+    }
+
+
+def figure_direction(name: str) -> Direction | None:
+    """Whether a higher or a lower value of headline figure `name` is better (None: a
+    figure that is not judged, such as a p-value or a verdict)."""
+    lowered = name.lower()
+    if lowered.startswith("p ") or "verdict" in lowered:
+        return None
+    if any(marker in lowered for marker in LOWER_IS_BETTER):
+        return "lower"
+    if any(marker in lowered for marker in HIGHER_IS_BETTER):
+        return "higher"
+    return None
+
+
+def change_class(value: Any, before: Any, direction: Direction | None) -> str:
+    """CSS class of a change: improved, regressed, unchanged, or neutral (not judged)."""
+    if not _is_number(value) or not _is_number(before):
+        return ""
+    change = value - before
+    if change == 0:
+        return "unchanged"
+    if direction is None:
+        return "neutral"
+    better = change < 0 if direction == "lower" else change > 0
+    return "improved" if better else "regressed"
+
+
+def headline_row(name: str, value: Any, before: Any) -> dict[str, Any]:
+    """One row of the headline table: texts to show and the change's class."""
+    direction = figure_direction(name)
+    numeric = _is_number(value) and _is_number(before)
+    return {
+        "name": name,
+        "direction": direction,
+        "value": _cell(value),
+        "before": _cell(before),
+        "change": f"{value - before:+.4g}" if numeric else "",
+        "css": change_class(value, before, direction),
+    }
+
+
+def _value(row: pd.Series | None, key: str) -> Any:
+    if row is None:
+        return None
+    value = row.get(key)
+    return None if value is None or (isinstance(value, float) and pd.isna(value)) else value
 
 
 def _trend_png(history: pd.DataFrame) -> bytes | None:
@@ -316,61 +412,10 @@ def _trend_png(history: pd.DataFrame) -> bytes | None:
     return buffer.getvalue()
 
 
-def _index_html(
-    out: Path,
-    summary: dict[str, Any],
-    same: pd.DataFrame,
-    history: pd.DataFrame,
-    trend_png: bytes | None,
-) -> str:
-    run = summary["run"]
-    links = "".join(
-        f'<li><a href="{html.escape(run)}/{html.escape(n["html"])}">{html.escape(name)}</a> '
-        f"{'ok' if n['ok'] else '<b class=bad>FAILED</b>: ' + html.escape(str(n['error']))} "
-        f"({n['seconds']} s)</li>"
-        for name, n in summary["notebooks"].items()
-    )
-    previous = same.iloc[-2] if len(same) >= 2 else None
-    rows = ""
-    for key, value in summary["headline"].items():
-        before = previous.get(key) if previous is not None else None
-        rows += (
-            f"<tr><td>{html.escape(key)}</td><td>{_cell(value)}</td>"
-            f"<td>{_cell(before)}</td><td>{_delta(value, before)}</td></tr>"
-        )
-    trend_table = _trend_table(same)
-    image = (
-        f'<img alt="trend" src="data:image/png;base64,{base64.b64encode(trend_png).decode()}">'
-        if trend_png
-        else "<p>No earlier report to draw a trend from.</p>"
-    )
-    others = _earlier_links(out, history, run)
-    status = "all notebooks ran" if summary["ok"] else "<b class=bad>some notebooks failed</b>"
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Dovos report {html.escape(run)}</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }}
-table {{ border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }}
-td, th {{ border: 1px solid #ccc; padding: 3px 8px; text-align: right; }}
-td:first-child, th:first-child {{ text-align: left; }}
-.bad {{ color: #b00; }} .up {{ color: #070; }} .down {{ color: #b00; }}
-img {{ max-width: 100%; }}
-</style></head><body>
-<h1>Dovos evaluation report</h1>
-<p>Report <b>{html.escape(run)}</b> on dataset <b>{html.escape(str(summary["dataset"]))}</b>,
-{html.escape(summary["date"])}, {summary["seconds"]} s: {status}.</p>
-<h2>Notebooks</h2><ul>{links}</ul>
-<h2>Headline figures</h2>
-<table><tr><th>figure</th><th>this report</th><th>previous report</th><th>change</th></tr>{rows}</table>
-<h2>Trend</h2>{image}{trend_table}
-<h2>Earlier reports</h2>{others}
-</body></html>
-"""
-
-
-def _trend_table(history: pd.DataFrame) -> str:
+def _trend_table(history: pd.DataFrame) -> dict[str, list[Any]]:
+    """The last 30 reports' trend figures: {"columns": [...], "rows": [[text, ...], ...]}."""
     if history.empty:
-        return ""
+        return {"columns": [], "rows": []}
     columns = [
         "run",
         "ok",
@@ -379,24 +424,26 @@ def _trend_table(history: pd.DataFrame) -> str:
         "seconds",
     ]
     table = history[[c for c in columns if c in history]].tail(30)
-    return table.to_html(index=False, na_rep="-", float_format=lambda v: f"{v:.4g}", border=0)
+    rows = [[_cell(value) for value in record] for record in table.itertuples(index=False)]
+    return {"columns": list(table.columns), "rows": rows}
 
 
-def _earlier_links(out: Path, history: pd.DataFrame, current: str) -> str:
-    """Each earlier report (newest first) with links to the notebook pages it holds."""
+def _earlier_reports(out: Path, history: pd.DataFrame, current: str) -> list[dict[str, Any]]:
+    """Each earlier report (newest first) with the notebook pages it holds."""
     if history.empty:
-        return "<p>none</p>"
-    items = []
+        return []
+    reports = []
     for run, dataset in zip(history["run"], history["dataset"], strict=True):
         if run == current:
             continue
-        pages = sorted((out / run).glob("*.html"))
-        links = ", ".join(
-            f'<a href="{html.escape(run)}/{html.escape(p.name)}">{html.escape(p.stem)}</a>'
-            for p in pages
-        )
-        items.append(f"<li>{html.escape(run)} ({html.escape(str(dataset))}): {links or '-'}</li>")
-    return f"<ul>{''.join(reversed(items))}</ul>" if items else "<p>none</p>"
+        pages = [{"file": p.name, "name": p.stem} for p in sorted((out / run).glob("*.html"))]
+        reports.append({"run": run, "dataset": str(dataset), "pages": pages})
+    return list(reversed(reports))
+
+
+def _is_number(value: Any) -> bool:
+    """A real number (numpy's too), not a bool and not NaN."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and not pd.isna(value)
 
 
 def _cell(value: Any) -> str:
@@ -404,13 +451,4 @@ def _cell(value: Any) -> str:
         return "-"
     if isinstance(value, float):
         return f"{value:.4g}"
-    return html.escape(str(value))
-
-
-def _delta(value: Any, before: Any) -> str:
-    numeric = (int, float)
-    if not isinstance(value, numeric) or not isinstance(before, numeric) or pd.isna(before):
-        return ""
-    change = value - before
-    css = "up" if change > 0 else "down" if change < 0 else ""
-    return f'<span class="{css}">{change:+.4g}</span>'
+    return str(value)
