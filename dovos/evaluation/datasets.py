@@ -222,13 +222,11 @@ class ImportSummary:
 
 def stored_counts(database: Any, tag: str) -> tuple[int, int]:
     """(conversations, messages) in the database tagged with dataset `tag`."""
+    from dovos.repositories import conversations
+
     with database.connect() as conn:
-        row = conn.execute(
-            "SELECT count(DISTINCT c.id), count(m.id) FROM conversations c "
-            "LEFT JOIN messages m ON m.conversation_id = c.id WHERE c.metadata @> %s::jsonb",
-            (json.dumps({"dataset": tag}),),
-        ).fetchone()
-    return int(row[0]), int(row[1])
+        counts = conversations.counts_with_metadata(conn, {"dataset": tag})
+    return counts.conversations, counts.messages
 
 
 def ensure_imported(database: Any, dataset: Dataset, progress: bool = True) -> ImportSummary:

@@ -205,12 +205,10 @@ def conversations_matching(text: str, *, database: Any = None, limit: int = 50) 
         from dovos.db import get_database
 
         database = get_database()
+    from dovos.repositories import conversations
+
     with database.connect() as conn:
-        rows = conn.execute(
-            "SELECT id FROM conversations WHERE title ILIKE %s ORDER BY created_at DESC LIMIT %s",
-            (f"%{_like_escape(text)}%", limit),
-        ).fetchall()
-    return [row[0] for row in rows]
+        return conversations.matching_title(conn, text, limit)
 
 
 def archive_choices(database: Any = None) -> dict[str, list[str]]:
@@ -219,10 +217,11 @@ def archive_choices(database: Any = None) -> dict[str, list[str]]:
         from dovos.db import get_database
 
         database = get_database()
+    from dovos.repositories import conversations, messages
+
     with database.connect() as conn:
-        sources = [r[0] for r in conn.execute("SELECT DISTINCT source FROM conversations")]
-        roles = [r[0] for r in conn.execute("SELECT DISTINCT role FROM messages")]
-    return {"sources": sorted(sources), "roles": sorted(roles)}
+        return {"sources": conversations.sources_present(conn),
+                "roles": messages.roles_present(conn)}
 
 
 # -- helpers --------------------------------------------------------------------------------
@@ -263,6 +262,3 @@ def _uuids(value: str | uuid.UUID | list[str | uuid.UUID] | None) -> tuple[uuid.
     items = [value] if isinstance(value, str | uuid.UUID) else list(value)
     return tuple(_uuid(item) for item in items)
 
-
-def _like_escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

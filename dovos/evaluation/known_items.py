@@ -25,7 +25,6 @@ The words are kept in the message's order of first appearance.
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import random
 import re
@@ -63,16 +62,11 @@ def fetch_candidates(
     database: Any, seed: int, limit: int, scope: dict[str, Any] | None = None
 ) -> list[tuple[str, str]]:
     """(doc id, content) of up to `limit` user/assistant messages in seeded order."""
+    from dovos.repositories import messages
+
     with database.connect() as conn:
-        rows = conn.execute(
-            "SELECT coalesce(m.source_message_id, m.id::text) AS doc, left(m.content, 20000) "
-            "FROM messages m JOIN conversations c ON c.id = m.conversation_id "
-            "WHERE m.role IN ('user', 'assistant') AND c.metadata @> %(scope)s::jsonb "
-            "ORDER BY md5(%(seed)s || coalesce(m.source_message_id, m.id::text)), m.id "
-            "LIMIT %(limit)s",
-            {"seed": _seed_key(seed), "limit": limit, "scope": json.dumps(scope or {})},
-        ).fetchall()
-    return [(str(doc), str(content)) for doc, content in rows]
+        rows = messages.seeded_sample(conn, _seed_key(seed), limit, scope or {})
+    return [(row.doc, row.content) for row in rows]
 
 
 def generate_known_items(

@@ -6,6 +6,7 @@ Deleting a conversation deletes its messages and their embeddings (foreign keys 
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -219,6 +220,51 @@ SELECT to_timestamp(floor(extract(epoch FROM created_at) / %(slot)s) * %(slot)s)
        source, count(*) AS n
 FROM conversations GROUP BY 1, 2 ORDER BY 1, 2
 """
+
+
+@dataclass(frozen=True)
+class ScopedCounts:
+    """Conversations and messages of the conversations a metadata scope selects."""
+
+    conversations: int
+    messages: int
+
+
+# Conversations whose metadata contains a JSON object (e.g. {"dataset": tag}).
+COUNTS_WITH_METADATA_SQL = """
+SELECT count(DISTINCT c.id) AS conversations, count(m.id) AS messages
+FROM conversations c LEFT JOIN messages m ON m.conversation_id = c.id
+WHERE c.metadata @> %(scope)s::jsonb
+"""
+
+MATCHING_TITLE_SQL = """
+SELECT id FROM conversations WHERE title ILIKE %(pattern)s ORDER BY created_at DESC LIMIT %(limit)s
+"""
+
+SOURCES_PRESENT_SQL = "SELECT DISTINCT source FROM conversations ORDER BY source"
+
+
+def counts_with_metadata(connection: psycopg.Connection[Any], scope: dict[str, Any]) -> ScopedCounts:
+    """How many conversations (and their messages) have metadata containing `scope`."""
+    with connection.cursor(row_factory=class_row(ScopedCounts)) as cursor:
+        row = cursor.execute(COUNTS_WITH_METADATA_SQL, {"scope": json.dumps(scope)}).fetchone()
+    assert row is not None  # an aggregate always returns one row
+    return row
+
+
+def matching_title(connection: psycopg.Connection[Any], text: str, limit: int) -> list[uuid.UUID]:
+    """Ids of the newest conversations whose title contains `text` (case-insensitive)."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    with connection.cursor(row_factory=scalar_row) as cursor:
+        return cursor.execute(
+            MATCHING_TITLE_SQL, {"pattern": f"%{escaped}%", "limit": limit}
+        ).fetchall()
+
+
+def sources_present(connection: psycopg.Connection[Any]) -> list[str]:
+    """The sources the archive holds conversations of."""
+    with connection.cursor(row_factory=scalar_row) as cursor:
+        return cursor.execute(SOURCES_PRESENT_SQL).fetchall()
 
 
 def find_by_source(

@@ -310,6 +310,44 @@ def in_conversations_with_metadata(
         ).fetchall()
 
 
+@dataclass(frozen=True)
+class SampledMessage:
+    """A message drawn for generated queries: its document id and (the start of) its text."""
+
+    doc: str
+    content: str
+
+
+# User/assistant messages in an order fixed by `seed` (md5 of seed and document id), for
+# known-item query generation; the document id is the export's message id when there is one.
+SEEDED_SAMPLE_SQL = """
+SELECT coalesce(m.source_message_id, m.id::text) AS doc, left(m.content, 20000) AS content
+FROM messages m JOIN conversations c ON c.id = m.conversation_id
+WHERE m.role IN ('user', 'assistant') AND c.metadata @> %(scope)s::jsonb
+ORDER BY md5(%(seed)s || coalesce(m.source_message_id, m.id::text)), m.id
+LIMIT %(limit)s
+"""
+
+ROLES_PRESENT_SQL = "SELECT DISTINCT role FROM messages ORDER BY role"
+
+
+def seeded_sample(
+    connection: psycopg.Connection[Any], seed: str, limit: int, scope: dict[str, Any]
+) -> list[SampledMessage]:
+    """Up to `limit` user/assistant messages of conversations whose metadata contains
+    `scope`, in the order `seed` fixes."""
+    with connection.cursor(row_factory=class_row(SampledMessage)) as cursor:
+        return cursor.execute(
+            SEEDED_SAMPLE_SQL, {"seed": seed, "limit": limit, "scope": json.dumps(scope)}
+        ).fetchall()
+
+
+def roles_present(connection: psycopg.Connection[Any]) -> list[str]:
+    """The roles the archive's messages have."""
+    with connection.cursor(row_factory=scalar_row) as cursor:
+        return cursor.execute(ROLES_PRESENT_SQL).fetchall()
+
+
 def for_conversations(
     connection: psycopg.Connection[Any], conversation_ids: Sequence[uuid.UUID]
 ) -> list[StoredMessage]:

@@ -9,12 +9,11 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine, pool, text
 
-from dovos.db.models import Base
-
 MIGRATION_LOCK_ID = 7_330_411  # arbitrary, fixed: pg_advisory_lock key for migrations
 
 config = context.config
-target_metadata = Base.metadata
+# Migrations are written by hand (no autogenerate), so alembic needs no model metadata.
+target_metadata = None
 
 
 def _database_url() -> str:
