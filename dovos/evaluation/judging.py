@@ -481,31 +481,23 @@ def read_pools(path: Path) -> dict[str, list[PoolItem]]:
 def sample_user_turns(database: Any, count: int, seed: int) -> list[tuple[str, str]]:
     """(doc id, text) of up to `count` user turns of 3 to 30 words, in a seeded order
     (by export id, so the same archive and seed draw the same turns in any database)."""
+    from dovos.repositories import messages
+
     with database.connect() as conn:
-        rows = conn.execute(
-            "SELECT coalesce(m.source_message_id, m.id::text) AS doc, m.content "
-            "FROM messages m WHERE m.role = 'user' "
-            "AND array_length(regexp_split_to_array(trim(m.content), '\\s+'), 1) BETWEEN 3 AND 30 "
-            "ORDER BY md5(%(seed)s || coalesce(m.source_message_id, m.id::text)), m.id "
-            "LIMIT %(count)s",
-            {"seed": str(seed), "count": count},
-        ).fetchall()
-    return [(str(doc), " ".join(str(text).split())) for doc, text in rows]
+        rows = messages.seeded_user_turns(conn, str(seed), count)
+    return [(row.doc, " ".join(row.content.split())) for row in rows]
 
 
 def lookup_docs(database: Any, docs: list[str]) -> dict[str, PoolItem]:
     """Pool items for message doc ids (source message id, or the UUID when it had none)."""
+    from dovos.repositories import messages
+
     with database.connect() as conn:
-        rows = conn.execute(
-            "SELECT coalesce(m.source_message_id, m.id::text), m.id::text, c.title, m.role, "
-            "m.created_at, left(m.content, %(chars)s) FROM messages m "
-            "JOIN conversations c ON c.id = m.conversation_id "
-            "WHERE coalesce(m.source_message_id, m.id::text) = ANY(%(docs)s)",
-            {"docs": docs, "chars": CONTENT_CHARS},
-        ).fetchall()
+        rows = messages.by_doc_ids(conn, docs, CONTENT_CHARS)
     return {
-        doc: PoolItem(doc, mid, title, role, created.isoformat(), content)
-        for doc, mid, title, role, created, content in rows
+        row.doc: PoolItem(row.doc, row.message_id, row.title, row.role,
+                          row.created_at.isoformat(), row.content)
+        for row in rows
     }
 
 

@@ -57,12 +57,9 @@ def check_in_archive(database: Any, queryset: QuerySet, where: Path | str = "") 
 
 def archive_ids(database: Any, ids: list[str], level: str = "message") -> set[str]:
     """Which of `ids` the archive holds, as message doc ids or conversation source ids."""
-    if level == "conversation":
-        sql = "SELECT source_id FROM conversations WHERE source_id = ANY(%(ids)s)"
-    else:
-        sql = (
-            "SELECT source_message_id FROM messages WHERE source_message_id = ANY(%(ids)s) "
-            "UNION SELECT id::text FROM messages WHERE id::text = ANY(%(ids)s)"
-        )
+    from dovos.repositories import conversations, messages
+
     with database.connect() as conn:
-        return {str(row[0]) for row in conn.execute(sql, {"ids": ids})}
+        if level == "conversation":
+            return conversations.existing_source_ids(conn, ids)
+        return messages.existing_doc_ids(conn, ids)

@@ -267,6 +267,15 @@ def sources_present(connection: psycopg.Connection[Any]) -> list[str]:
         return cursor.execute(SOURCES_PRESENT_SQL).fetchall()
 
 
+EXISTING_SOURCE_IDS_SQL = "SELECT source_id FROM conversations WHERE source_id = ANY(%(ids)s)"
+
+
+def existing_source_ids(connection: psycopg.Connection[Any], ids: Sequence[str]) -> set[str]:
+    """Which of `ids` are source ids of stored conversations (of any source)."""
+    with connection.cursor(row_factory=scalar_row) as cursor:
+        return set(cursor.execute(EXISTING_SOURCE_IDS_SQL, {"ids": list(ids)}))
+
+
 def find_by_source(
     connection: psycopg.Connection[Any], keys: Sequence[tuple[str, str]]
 ) -> list[StoredConversation]:

@@ -328,6 +328,65 @@ ORDER BY md5(%(seed)s || coalesce(m.source_message_id, m.id::text)), m.id
 LIMIT %(limit)s
 """
 
+# User turns of 3 to 30 words in the order `seed` fixes (by export id, so the same archive
+# and seed draw the same turns in any database): candidate queries to judge.
+SEEDED_USER_TURNS_SQL = """
+SELECT coalesce(m.source_message_id, m.id::text) AS doc, m.content
+FROM messages m
+WHERE m.role = 'user'
+  AND array_length(regexp_split_to_array(trim(m.content), '\\s+'), 1) BETWEEN 3 AND 30
+ORDER BY md5(%(seed)s || coalesce(m.source_message_id, m.id::text)), m.id
+LIMIT %(limit)s
+"""
+
+
+@dataclass(frozen=True)
+class DocMessage:
+    """A message found by its document id (export message id, else its UUID)."""
+
+    doc: str
+    message_id: str
+    title: str
+    role: str
+    created_at: datetime
+    content: str
+
+
+BY_DOC_IDS_SQL = """
+SELECT coalesce(m.source_message_id, m.id::text) AS doc, m.id::text AS message_id, c.title,
+       m.role, m.created_at, left(m.content, %(chars)s) AS content
+FROM messages m JOIN conversations c ON c.id = m.conversation_id
+WHERE coalesce(m.source_message_id, m.id::text) = ANY(%(docs)s)
+"""
+
+EXISTING_DOC_IDS_SQL = """
+SELECT source_message_id FROM messages WHERE source_message_id = ANY(%(ids)s)
+UNION SELECT id::text FROM messages WHERE id::text = ANY(%(ids)s)
+"""
+
+
+def seeded_user_turns(
+    connection: psycopg.Connection[Any], seed: str, limit: int
+) -> list[SampledMessage]:
+    """Up to `limit` user turns of 3 to 30 words, in the order `seed` fixes."""
+    with connection.cursor(row_factory=class_row(SampledMessage)) as cursor:
+        return cursor.execute(SEEDED_USER_TURNS_SQL, {"seed": seed, "limit": limit}).fetchall()
+
+
+def by_doc_ids(
+    connection: psycopg.Connection[Any], docs: Sequence[str], chars: int
+) -> list[DocMessage]:
+    """The messages with these document ids, their text cut to `chars` characters."""
+    with connection.cursor(row_factory=class_row(DocMessage)) as cursor:
+        return cursor.execute(BY_DOC_IDS_SQL, {"docs": list(docs), "chars": chars}).fetchall()
+
+
+def existing_doc_ids(connection: psycopg.Connection[Any], ids: Sequence[str]) -> set[str]:
+    """Which of `ids` are document ids of stored messages."""
+    with connection.cursor(row_factory=scalar_row) as cursor:
+        return {str(doc) for doc in cursor.execute(EXISTING_DOC_IDS_SQL, {"ids": list(ids)})}
+
+
 ROLES_PRESENT_SQL = "SELECT DISTINCT role FROM messages ORDER BY role"
 
 

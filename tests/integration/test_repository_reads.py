@@ -9,7 +9,9 @@ import pytest
 
 from dovos.evaluation.datasets import stored_counts
 from dovos.evaluation.explore import archive_choices, conversation_context, conversations_matching
+from dovos.evaluation.judging import lookup_docs, sample_user_turns
 from dovos.evaluation.known_items import fetch_candidates
+from dovos.evaluation.queryset_archive import archive_ids
 from dovos.ingest import ParsedConversation, ParsedMessage, ingest
 from dovos.repositories import conversations, messages
 
@@ -54,3 +56,19 @@ def test_context_search_choices_and_counts(database) -> None:  # type: ignore[no
     assert first == fetch_candidates(database, seed=1, limit=5, scope={"dataset": "t1"})
     assert {doc for doc, _ in first} <= {f"a-{i}" for i in range(8)} and len(first) == 5
 
+
+def test_judging_reads_draw_user_turns_and_find_documents(database) -> None:  # type: ignore[no-untyped-def]
+    _store(database, "Plans", "p", ["what should we cook  tonight", "pasta", "too short",
+                                    "sure", "and what about the weekend plans then"], "t")
+    turns = sample_user_turns(database, count=10, seed=3)
+    # User turns of 3 to 30 words only, whitespace collapsed.
+    assert sorted(turns) == [("p-0", "what should we cook tonight"),
+                             ("p-4", "and what about the weekend plans then")]
+    assert turns == sample_user_turns(database, count=10, seed=3)
+    found = lookup_docs(database, ["p-1", "nope"])
+    assert list(found) == ["p-1"]
+    assert (found["p-1"].title, found["p-1"].role, found["p-1"].content) == (
+        "Plans", "assistant", "pasta")
+    assert archive_ids(database, ["p-1", "nope", found["p-1"].message_id]) == {
+        "p-1", found["p-1"].message_id}
+    assert archive_ids(database, ["p", "q"], level="conversation") == {"p"}
