@@ -1,11 +1,14 @@
 """`dovos db ...`: the embedded server's lifecycle and migrations (thin shells over dovos.db).
 
 dovos db status|url|start|stop|migrate
+dovos db backup FILE | dovos db restore FILE [--force]   (see dovos.db.backup)
 dovos.db is imported inside each command: it pulls in SQLAlchemy and psycopg, which
 `dovos --help` must not pay for.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import typer
 
@@ -23,6 +26,8 @@ def register(app: typer.Typer) -> None:
     db_app.command("start")(db_start)
     db_app.command("stop")(db_stop)
     db_app.command("migrate")(db_migrate)
+    db_app.command("backup")(db_backup)
+    db_app.command("restore")(db_restore)
     app.add_typer(db_app, name="db")
 
 
@@ -74,3 +79,48 @@ def db_migrate(
     from dovos import db as database
 
     typer.echo(f"database at revision {database.migrate(revision=revision)}")
+
+
+def db_backup(
+    file: Path = typer.Argument(..., help="Backup file to write (pg_dump custom format)."),  # noqa: B008
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Back up the database to FILE (and FILE.manifest.json); print rows and checksums."""
+    import psycopg
+
+    from dovos.db import backup
+
+    try:
+        report = backup.backup(file, progress=progress and not as_json)
+    except (RuntimeError, OSError, psycopg.Error) as error:  # BackupError is a RuntimeError
+        fail(str(error))
+    if as_json:
+        emit_json(report.as_dict())
+    else:
+        typer.echo(report.format())
+
+
+def db_restore(
+    file: Path = typer.Argument(..., help="Backup file written by `dovos db backup`."),  # noqa: B008
+    force: bool = typer.Option(
+        False, "--force", help="Replace the archive of a database that is not empty."
+    ),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Restore FILE into the database (one transaction); verify rows and checksums.
+
+    Refuses a database that already holds an archive unless --force."""
+    import psycopg
+
+    from dovos.db import backup
+
+    try:
+        report = backup.restore(file, force=force, progress=progress and not as_json)
+    except (RuntimeError, OSError, psycopg.Error) as error:  # BackupError is a RuntimeError
+        fail(str(error))
+    if as_json:
+        emit_json(report.as_dict())
+    else:
+        typer.echo(report.format())

@@ -31,7 +31,7 @@ HEAVY = (
 # Commands that must always be there; areas may add more (each one must then be listed).
 EXPECTED_COMMANDS = {"db", "import", "worker", "jobs", "search", "serve", "eval", "report",
                      "bench"}
-EXPECTED_DB_COMMANDS = {"status", "url", "start", "stop", "migrate"}
+EXPECTED_DB_COMMANDS = {"status", "url", "start", "stop", "migrate", "backup", "restore"}
 
 
 def _imported_modules(statement: str) -> set[str]:
