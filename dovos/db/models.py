@@ -1,7 +1,9 @@
 """ORM models: typed mirrors of the tables the Alembic migrations create.
 
-The migrations (alembic/versions) are the source of truth for the schema; these classes
-only describe it to SQLAlchemy so repositories can read and write rows with types.
+The migrations (alembic/versions) are the source of truth for the schema. Production
+SQL lives in `dovos.repositories` as named statements; these classes remain for the
+import benchmark's naive ORM reference (`dovos.benchmarks.imports.naive_insert`) and
+`dovos.repositories.embeddings.EmbeddingRepository` (see `dovos.repositories`).
 Generated columns, triggers and views are declared server-side and not re-declared here
 beyond what reading them needs.
 """
@@ -27,10 +29,6 @@ from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from dovos.config import EMBEDDING_DIM
-
-SOURCES = ("chatgpt", "claude", "openwebui", "unknown")
-ROLES = ("user", "assistant", "system", "tool")
-JOB_STATUSES = ("pending", "running", "completed", "failed")
 
 
 class Base(DeclarativeBase):

@@ -21,9 +21,12 @@ Design (issue 12, "one way to the database"):
   beside the statement, `dict_row`, or `scalar_row`. Never `row[15]`.
 - psycopg 3 everywhere: the import's COPY, the queue's batch statements, the worker's
   LISTEN and the search all need it. SQLAlchemy is the connection pool and the migration
-  runner (alembic); there are no ORM models (autogenerate is not used: the migrations
-  in `dovos/db/alembic/versions` are written by hand). The import benchmark keeps a
-  deliberately naive ORM reference of its own (`dovos.benchmarks.imports`).
+  runner (alembic, which needs no model metadata: the migrations in
+  `dovos/db/alembic/versions` are written by hand, autogenerate is not used). The ORM
+  models in `dovos.db.models` remain for two readers only: the import benchmark's
+  deliberately naive reference path (`dovos.benchmarks.imports.naive_insert`) and
+  `EmbeddingRepository` (coverage and counts, `uow.embeddings`), until it reads through
+  the unit's connection like the other modules.
 - A transaction is either the caller's (`ingest`, the queue and the worker manage
   their own on `Database.connect()`), or a `UnitOfWork(database)`: a pooled connection,
   committed when the block ends, rolled back on any exception.
