@@ -13,6 +13,7 @@ import typer
 # worker (numpy, psycopg, SQLAlchemy); tests/unit/test_cli_startup.py checks they agree.
 DEFAULT_BATCH_SIZE = 256
 DEFAULT_ENCODE_BATCH_SIZE = 32
+DEFAULT_SLICE_SIZE = 32
 DEFAULT_CONCURRENCY = 2
 DEFAULT_LEASE_SECONDS = 30.0
 DEFAULT_POLL_SECONDS = 1.0
@@ -50,6 +51,10 @@ def worker_command(
         DEFAULT_ENCODE_BATCH_SIZE, "--encode-batch-size", min=1,
         help="Texts per model forward pass.",
     ),
+    slice_size: int = typer.Option(
+        DEFAULT_SLICE_SIZE, "--slice-size", min=1,
+        help="Messages written (and their jobs completed) per transaction within a claim.",
+    ),
     lease_seconds: float = typer.Option(
         DEFAULT_LEASE_SECONDS, "--lease-seconds", min=0.1,
         help="How long a claimed job stays ours without a heartbeat.",
@@ -73,6 +78,7 @@ def worker_command(
         worker = worker_module.Worker(
             batch_size=batch_size,
             encode_batch_size=encode_batch_size,
+            slice_size=slice_size,
             concurrency=concurrency,
             lease_seconds=lease_seconds,
             poll_seconds=poll_seconds,

@@ -105,8 +105,8 @@ def test_worker_option_defaults_are_the_workers_own() -> None:
     from dovos.worker import Worker
 
     parameters = inspect.signature(Worker).parameters
-    for option in ("batch_size", "encode_batch_size", "concurrency", "lease_seconds",
-                   "poll_seconds"):
+    for option in ("batch_size", "encode_batch_size", "slice_size", "concurrency",
+                   "lease_seconds", "poll_seconds"):
         cli_default = getattr(command, f"DEFAULT_{option.upper()}")
         assert cli_default == parameters[option].default, option
 
