@@ -41,7 +41,9 @@ class ExploreView:
         choices = core.archive_choices(self.database)
         wide = widgets.Layout(width="32%")
         self.query = widgets.Text(
-            placeholder="type a query, press Enter", layout=widgets.Layout(width="60%")
+            placeholder="type a query, press Enter",
+            continuous_update=False,
+            layout=widgets.Layout(width="60%"),
         )
         self.search_button = widgets.Button(description="Search", button_style="primary")
         self.modes = widgets.SelectMultiple(options=MODES, value=MODES, description="modes", rows=3)
@@ -75,7 +77,7 @@ class ExploreView:
         self.context = widgets.HTML()
         self.context.add_class("dovos-explore-context")
         self.search_button.on_click(lambda _: self.run())
-        self.query.on_submit(lambda _: self.run())
+        self.query.observe(lambda _: self.run(), names="value")  # Enter (continuous_update off)
 
     def _defaults(self) -> SearchParams:
         try:
@@ -99,8 +101,9 @@ class ExploreView:
 
     def run(self, query: str | None = None) -> pd.DataFrame:
         """Search with the current controls and redraw the three columns."""
-        if query is not None:
-            self.query.value = query
+        if query is not None and query != self.query.value:
+            self.query.value = query  # the observer searches
+            return self.frame
         text = self.query.value.strip()
         if not text:
             self.status.value = "<i>type a query</i>"
@@ -159,7 +162,7 @@ class ExploreView:
                 button = widgets.Button(
                     description=str(row.rank),
                     tooltip=f"open the conversation around hit {row.rank}",
-                    layout=widgets.Layout(width="2.8em"),
+                    layout=widgets.Layout(width="3.4em"),
                 )
                 button.add_class("dovos-open-hit")
                 button.on_click(lambda _, mid=row.message_id: self.open(mid))

@@ -61,16 +61,22 @@ class JudgeView:
         self.keys.add_class("dovos-grade-keys")
         self.keys.observe(self._on_key, names="value")
         self.new_query = widgets.Text(
-            placeholder="type a query to judge, press Enter", layout=widgets.Layout(width="40em")
+            placeholder="type a query to judge, press Enter",
+            continuous_update=False,
+            layout=widgets.Layout(width="40em"),
         )
         self.new_query.add_class("dovos-new-query")
-        self.new_query.on_submit(lambda _: self.add_query())
+        self.new_query.observe(lambda _: self.add_query(), names="value")
         self.draw_count = widgets.BoundedIntText(
             value=10, min=1, max=500, description="draw", layout=widgets.Layout(width="10em")
         )
-        self.draw_known = widgets.Button(description="known-item queries")
+        self.draw_known = widgets.Button(
+            description="known-item queries", layout=widgets.Layout(width="auto")
+        )
         self.draw_known.on_click(lambda _: self._draw(self.session.draw_known_items))
-        self.draw_turns = widgets.Button(description="user turns as queries")
+        self.draw_turns = widgets.Button(
+            description="user turns as queries", layout=widgets.Layout(width="auto")
+        )
         self.draw_turns.on_click(lambda _: self._draw(self.session.draw_user_turns))
         self.message = widgets.HTML()
         self.stats = widgets.HTML()
