@@ -80,13 +80,14 @@ class Progress:
             self._set(state)
 
     def database_away(self, away: bool) -> None:
-        """The database went away (state `reconnecting`) or came back (`running`)."""
+        """The database went away (state `reconnecting`) or came back (`running`, or
+        `idle` when no loop holds a claim)."""
         with self.lock:
             self._database_away = away
             if away:
                 self.stats.reconnects += 1
             if self.stats.state not in ("stopping", "stopped"):
-                self._set("reconnecting" if away else "running")
+                self._set("reconnecting" if away else "running" if self._busy_loops else "idle")
 
     def _set(self, state: str) -> None:
         self.stats.state = state
