@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from typing import Any
 
 import psycopg
+from psycopg.pq import TransactionStatus
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -138,11 +139,14 @@ class Database:
         `dovos.repositories.UnitOfWork` commits for you."""
         with self.engine.connect() as sa_connection:
             connection = sa_connection.connection.driver_connection
+            if connection.info.transaction_status != TransactionStatus.IDLE:
+                connection.rollback()  # never inherit a transaction from the pool
             try:
                 yield connection
             finally:
                 if not connection.closed:
-                    connection.rollback()
+                    with suppress(psycopg.Error):  # a broken one is discarded by the pool
+                        connection.rollback()
 
     def close(self) -> None:
         """Close pooled connections (the embedded server keeps running for others)."""
