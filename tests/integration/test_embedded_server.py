@@ -24,7 +24,9 @@ DOVOS = [sys.executable, "-m", "dovos.cli"]
 def _run(args: list[str], home: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "DOVOS_HOME": str(home)}
     env.pop("DATABASE_URL", None)
-    return subprocess.run(DOVOS + args, env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        DOVOS + args, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
 
 
 @pytest.fixture

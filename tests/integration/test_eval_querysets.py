@@ -14,8 +14,6 @@ from dovos.evaluation.querysets import Query, QuerySet, QuerySetError, read_qrel
 from dovos.resources import demo_archive_dir, demo_queryset_dir
 
 
-
-
 def _sample() -> QuerySet:
     queries = [
         Query("q1", "sourdough starter", "keyword"),

@@ -85,8 +85,7 @@ def test_bm25_statistics_follow_inserts_updates_and_deletes(database) -> None:  
 def test_failed_write_leaves_statistics_unchanged(database) -> None:  # type: ignore[no-untyped-def]
     _store(database)
     before = _stats(database)
-    with database.connect() as conn, pytest.raises(Exception):  # noqa: B017
-        with conn.transaction():
-            conn.execute("DELETE FROM messages")
-            raise RuntimeError("crash mid-write")
+    with database.connect() as conn, pytest.raises(Exception), conn.transaction():  # noqa: B017
+        conn.execute("DELETE FROM messages")
+        raise RuntimeError("crash mid-write")
     assert _stats(database) == before
