@@ -205,7 +205,11 @@ def delete_embed_jobs_of_conversations(
 
 # -- readers -----------------------------------------------------------------------------
 
-GET_SQL = "SELECT * FROM jobs WHERE id = %(id)s"
+GET_SQL = """
+SELECT id, kind, payload, dedupe_key, status, attempts, max_attempts, run_after, lease_owner,
+       lease_expires_at, last_error, created_at, updated_at, completed_at
+FROM jobs WHERE id = %(id)s
+"""
 
 COUNTS_SQL = "SELECT status, count(*) AS n FROM jobs GROUP BY status"
 
