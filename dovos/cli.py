@@ -9,7 +9,9 @@ typer and little else (tests/unit/test_cli_startup.py).
 
 from __future__ import annotations
 
+import errno
 import sys
+from typing import Any
 
 import typer
 
@@ -20,7 +22,48 @@ from dovos.commands import bench, db, evaluation, imports, notebooks, search, se
 COMMAND_MODULES = (db, imports, serve, worker, search, evaluation, bench, notebooks)
 # registered-commands-end
 
-app = typer.Typer(
+
+class DovosApp(typer.Typer):
+    """The app, turning the faults a user fixes (DOVOS_HOME unusable, disk full) into one
+    `error:` line and exit 1 instead of a traceback, whichever command hit them."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().__call__(*args, **kwargs)
+        except Exception as error:
+            message = user_error_message(error)
+            if message is None:
+                raise
+            typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+            sys.exit(1)
+
+
+def user_error_message(error: BaseException) -> str | None:
+    """The message of an error the user can fix (or of its cause), else None: a bug keeps
+    its traceback."""
+    from dovos.db.preflight import DatabaseHomeError  # imported on failure only
+
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        text = str(current).strip()
+        if isinstance(current, DatabaseHomeError):
+            return text
+        if isinstance(current, OSError) and current.errno in (errno.ENOSPC, errno.EDQUOT,
+                                                              errno.EROFS):
+            return (f"{current.strerror}: {current.filename or text}; free space there or "
+                    "write elsewhere")
+        if type(current).__name__ == "DiskFull" or "No space left on device" in text:
+            first = text.splitlines()[0] if text else type(current).__name__
+            return (f"the database ran out of disk space ({first}); free space on the disk "
+                    "of DOVOS_HOME (or of the server) and run the command again: the "
+                    "interrupted transaction was rolled back")
+        current = current.__cause__ or current.__context__
+    return None
+
+
+app = DovosApp(
     help="Dovos: search and evaluate an archive of AI chat conversations.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,

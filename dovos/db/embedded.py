@@ -22,6 +22,8 @@ import psutil
 import psycopg
 from psycopg import sql
 
+from dovos.db.preflight import check_home
+
 # Applied once, on the first start of a new cluster (then the server restarts).
 # jit is off because JIT compilation adds tens of ms to short ranking queries.
 SERVER_TUNING: dict[str, str] = {
@@ -86,7 +88,7 @@ class EmbeddedServer:
     # -- lifecycle ---------------------------------------------------------------------
     def start(self) -> str:
         """Start the server if it is not running, create the database; return its URL."""
-        self.home.mkdir(parents=True, exist_ok=True)
+        check_home(self.home, self.pgdata)  # a clear error for a home it cannot use
         with self._lock:
             server = self._server_handle()
             if not (self.pgdata / _TUNED_MARKER).exists():
