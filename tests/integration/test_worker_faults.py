@@ -9,10 +9,13 @@ what the database actually wrote, across the crash.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
 import signal
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -164,6 +167,37 @@ def test_postmaster_killed_during_a_batch(faults_db, embedder, caplog) -> None:
     print(f"\nrecovery: server back {server_back - killed_at:.2f} s after the kill, first "
           f"embedding {after[0] - server_back:.2f} s after the server was back; worker saw "
           f"an outage of {worker.outages[0]:.2f} s")
+
+
+def test_dovos_worker_process_survives_a_postmaster_kill(faults_db, embedder) -> None:
+    """The CLI worker (the issue's traceback): one line when the database goes, one when
+    it is back, exit 0 with everything embedded once."""
+    store(faults_db, conversations(900, per_conversation=50, text=_text))
+    assert faults_db.embedded is not None
+    env = {**os.environ, "DOVOS_HOME": str(faults_db.embedded.home)}
+    env.pop("DATABASE_URL", None)
+    dovos = Path(sys.executable).parent / "dovos"
+    process = subprocess.Popen(
+        [str(dovos), "worker", "--until-empty", "--no-progress", "--json"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        wait_until(lambda: len(_writes(faults_db)) >= 32
+                   and job_counts(faults_db)["running"] > 0, 300, interval=0.02)
+        old_pid = _postmaster_pid(faults_db)
+        os.kill(old_pid, signal.SIGKILL)
+        wait_until(lambda: _restarted(faults_db, old_pid), 120, interval=0.05)
+        out, err = process.communicate(timeout=600)
+    finally:
+        process.kill()
+    assert process.returncode == 0, err
+    lines = [line for line in err.splitlines() if "database unavailable" in line
+             or "reconnected" in line]
+    assert len(lines) == 2 and "retrying in" in lines[0] and "reconnected" in lines[1], err
+    assert "Traceback" not in err
+    stats = json.loads(out)
+    assert stats["reconnects"] == 1 and stats["jobs_failed"] == 0
+    _assert_each_message_embedded_once_at_its_latest_input(faults_db, embedder.name)
 
 
 def test_two_workers_and_an_import_at_once_embed_each_input_once(faults_db, embedder) -> None:
