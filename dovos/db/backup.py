@@ -367,8 +367,8 @@ def _check_target(
 ) -> None:
     """Refuse a database that holds an archive (unless forced) or tables the backup lacks
     (a newer schema: dropping them is not the restore's call)."""
-    existing = _checksums(conn, progress=False)
-    conn.rollback()
+    existing = [table if schema == "public" else f"{schema}.{table}"
+                for schema, table in _user_tables(conn)]
     extra = sorted(set(existing) - set(archive_tables))
     if extra:
         raise BackupError(
@@ -376,13 +376,18 @@ def _check_target(
             "another schema version. Restore into a fresh DOVOS_HOME (or an empty database), "
             "then run `dovos db migrate`; nothing was restored"
         )
-    filled = {name: rows for name, (rows, _) in existing.items()
-              if name in ARCHIVE_TABLES and rows}
+    filled = [
+        name for name in ARCHIVE_TABLES
+        if name in existing and _scalar(
+            conn, sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(sql.Identifier(name))
+        )
+    ]
+    conn.rollback()
     if filled and not force:
-        counts = ", ".join(f"{name} {rows}" for name, rows in filled.items())
         raise DatabaseNotEmptyError(
-            f"{redact(url)} is not empty ({counts} rows); a restore replaces its archive: "
-            "pass --force (force=True) to do so, or restore into a fresh DOVOS_HOME"
+            f"{redact(url)} is not empty ({', '.join(filled)} hold rows); a restore replaces "
+            "its archive: pass --force (force=True) to do so, or restore into a fresh "
+            "DOVOS_HOME"
         )
 
 
@@ -482,7 +487,7 @@ def _connect(url: str) -> psycopg.Connection[Any]:
         raise BackupError(f"cannot reach the database {redact(url)}: {error}") from error
 
 
-def _scalar(conn: psycopg.Connection[Any], query: str) -> Any:
+def _scalar(conn: psycopg.Connection[Any], query: str | sql.Composed) -> Any:
     row = conn.execute(query).fetchone()
     return row[0] if row else None
 
