@@ -85,3 +85,11 @@ def test_docs_paths_named_in_readme_exist() -> None:
     assert named, "README.md names no docs/ page: it should link the area pages"
     missing = sorted(p for p in named if not (ROOT / p).exists())
     assert not missing, f"README.md names docs paths that do not exist: {missing}"
+
+
+def test_every_docs_page_is_linked_from_the_readme() -> None:
+    linked = {
+        (ROOT / target.partition("#")[0]).resolve() for target in _relative_links(README)
+    }
+    orphans = sorted(p.name for p in DOCS.glob("*.md") if p.resolve() not in linked)
+    assert not orphans, f"docs pages no README link leads to (add them to its table): {orphans}"
