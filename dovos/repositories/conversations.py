@@ -276,6 +276,40 @@ def existing_source_ids(connection: psycopg.Connection[Any], ids: Sequence[str])
         return set(cursor.execute(EXISTING_SOURCE_IDS_SQL, {"ids": list(ids)}))
 
 
+@dataclass(frozen=True)
+class KeyCount:
+    """A conversation's key and how many messages it holds."""
+
+    source: str
+    source_id: str
+    messages: int
+
+
+# Among these keys, the conversations an export import wrote (no legacy store's chunk ids
+# in their metadata), with their message counts: a legacy import recognises them.
+EXPORT_IMPORTED_COUNTS_SQL = """
+SELECT c.source, c.source_id,
+       (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id) AS messages
+FROM conversations c
+JOIN unnest(%(sources)s::text[], %(source_ids)s::text[]) AS k(source, source_id)
+  ON c.source = k.source AND c.source_id = k.source_id
+WHERE jsonb_typeof(c.metadata -> 'legacy' -> 'chroma_ids') IS DISTINCT FROM 'array'
+"""
+
+
+def export_imported_counts(
+    connection: psycopg.Connection[Any], keys: Sequence[tuple[str, str]]
+) -> list[KeyCount]:
+    """Message counts of the conversations among `keys` that no legacy import wrote."""
+    if not keys:
+        return []
+    with connection.cursor(row_factory=class_row(KeyCount)) as cursor:
+        return cursor.execute(EXPORT_IMPORTED_COUNTS_SQL, {
+            "sources": [source for source, _ in keys],
+            "source_ids": [source_id for _, source_id in keys],
+        }).fetchall()
+
+
 def find_by_source(
     connection: psycopg.Connection[Any], keys: Sequence[tuple[str, str]]
 ) -> list[StoredConversation]:

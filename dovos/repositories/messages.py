@@ -387,6 +387,40 @@ def existing_doc_ids(connection: psycopg.Connection[Any], ids: Sequence[str]) ->
         return {str(doc) for doc in cursor.execute(EXISTING_DOC_IDS_SQL, {"ids": list(ids)})}
 
 
+@dataclass(frozen=True)
+class MessageDigest:
+    """A stored message's conversation key, role and the sha256 (hex) of its content."""
+
+    source: str
+    source_id: str
+    role: str
+    digest: str
+
+
+# The messages of the conversations with these keys, in order, as content checksums: what
+# an import verifies against the documents it read.
+DIGESTS_SQL = """
+SELECT c.source, c.source_id, m.role,
+       encode(sha256(convert_to(m.content, 'UTF8')), 'hex') AS digest
+FROM conversations c
+JOIN unnest(%(sources)s::text[], %(source_ids)s::text[]) AS k(source, source_id)
+  ON c.source = k.source AND c.source_id = k.source_id
+JOIN messages m ON m.conversation_id = c.id
+ORDER BY c.source, c.source_id, m.position
+"""
+
+
+def digests(
+    connection: psycopg.Connection[Any], keys: Sequence[tuple[str, str]]
+) -> list[MessageDigest]:
+    """Role and content checksum of every message of these conversations, by position."""
+    with connection.cursor(row_factory=class_row(MessageDigest)) as cursor:
+        return cursor.execute(DIGESTS_SQL, {
+            "sources": [source for source, _ in keys],
+            "source_ids": [source_id for _, source_id in keys],
+        }).fetchall()
+
+
 ROLES_PRESENT_SQL = "SELECT DISTINCT role FROM messages ORDER BY role"
 
 

@@ -32,6 +32,8 @@ from dovos.importers.legacy.convert import LegacyArchive, LegacyConversation, Sk
 from dovos.importers.legacy.store import LegacyStoreError, read_store
 from dovos.importers.legacy.times import LegacyClock, LegacyTimezoneError
 from dovos.ingest import IngestError, IngestResult, ingest
+from dovos.repositories import conversations as stored_conversations
+from dovos.repositories import messages as stored_messages
 
 if TYPE_CHECKING:
     from dovos.db import Database
@@ -233,15 +235,9 @@ def _from_exports(
     keys = [c.parsed for c in conversations]
     if not keys:
         return {}
-    cursor.execute(
-        "SELECT c.source, c.source_id, (SELECT count(*) FROM messages m "
-        "                               WHERE m.conversation_id = c.id) "
-        "FROM conversations c JOIN unnest(%s::text[], %s::text[]) AS k(source, source_id) "
-        "  ON c.source = k.source AND c.source_id = k.source_id "
-        "WHERE jsonb_typeof(c.metadata -> 'legacy' -> 'chroma_ids') IS DISTINCT FROM 'array'",
-        ([k.source for k in keys], [k.source_id for k in keys]),
-    )
-    return {(source, source_id): count for source, source_id, count in cursor.fetchall()}
+    found = stored_conversations.export_imported_counts(
+        cursor.connection, [(k.source, k.source_id) for k in keys])
+    return {(row.source, row.source_id): row.messages for row in found}
 
 
 def _verify(cursor: psycopg.Cursor[Any], conversations: list[LegacyConversation]) -> Verification:
@@ -249,18 +245,11 @@ def _verify(cursor: psycopg.Cursor[Any], conversations: list[LegacyConversation]
     check = Verification()
     if not conversations:
         return check
-    cursor.execute(
-        "SELECT c.source, c.source_id, m.role, "
-        "       encode(sha256(convert_to(m.content, 'UTF8')), 'hex') "
-        "FROM conversations c JOIN unnest(%s::text[], %s::text[]) AS k(source, source_id) "
-        "  ON c.source = k.source AND c.source_id = k.source_id "
-        "JOIN messages m ON m.conversation_id = c.id "
-        "ORDER BY c.source, c.source_id, m.position",
-        ([c.parsed.source for c in conversations], [c.parsed.source_id for c in conversations]),
-    )
     stored: dict[tuple[str, str], list[tuple[str, str]]] = {}
-    for source, source_id, role, digest in cursor.fetchall():
-        stored.setdefault((source, source_id), []).append((role, digest))
+    for row in stored_messages.digests(
+        cursor.connection, [(c.parsed.source, c.parsed.source_id) for c in conversations]
+    ):
+        stored.setdefault((row.source, row.source_id), []).append((row.role, row.digest))
     for conversation in conversations:
         key = (conversation.parsed.source, conversation.parsed.source_id)
         expected = list(zip([m.role for m in conversation.parsed.messages],
