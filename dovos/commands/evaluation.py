@@ -11,7 +11,7 @@ from typing import Any
 
 import typer
 
-DATASET_HELP = "demo | locomo:PATH | beir:PATH | known-items[:N]"
+DATASET_HELP = "demo | locomo:PATH | beir:PATH | known-items[:N] | queryset:PATH"
 
 
 def register(app: typer.Typer) -> None:
