@@ -21,7 +21,7 @@ TORCH_INDEX_URL ?=
 PIP := $(BIN)/python -m pip --disable-pip-version-check
 REPORT_ARGS ?=
 
-.PHONY: run test bench bench-update clean
+.PHONY: run test bench bench-update clean lab
 
 run: $(VENV)/.installed-run
 	$(BIN)/dovos db migrate
@@ -41,7 +41,18 @@ bench-update: $(VENV)/.installed-dev
 	$(BIN)/dovos bench --update eval/baselines/regression.json
 
 # -- the workbench (JupyterLab) -------------------------------------------------------------
-# (`make lab` goes here: added with the workbench.)
+# `make lab`: JupyterLab on your own copies of the notebooks (LAB_DIR, git-ignored; made once
+# by `dovos notebooks copy`, never overwritten), on 127.0.0.1 only, with Jupyter's token (the
+# URL with it is printed), kernels running this venv's Python. A busy LAB_PORT moves on to the
+# next free one (Jupyter's port_retries).
+LAB_DIR ?= notebooks
+LAB_PORT ?= 8888
+
+lab: $(VENV)/.installed-run
+	$(BIN)/dovos db migrate
+	test -d $(LAB_DIR) || $(BIN)/dovos notebooks copy $(LAB_DIR)
+	$(BIN)/python -m jupyterlab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(LAB_PORT) \
+		--ServerApp.root_dir=$(LAB_DIR) $(if $(filter 0,$(shell id -u)),--allow-root)
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
