@@ -26,6 +26,7 @@ from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
 import psycopg
+from psycopg.rows import dict_row
 
 from dovos.importers.files import import_files, parse_file
 from dovos.importers.parsed import ParsedConversation
@@ -196,18 +197,18 @@ def clear_benchmark_rows(database: Database) -> None:
 
 
 def _count_rows(database: Database) -> tuple[int, int]:
-    with database.connect() as connection:
-        row = connection.execute(
+    with database.connect() as connection, connection.cursor(row_factory=dict_row) as cursor:
+        row = cursor.execute(
             "SELECT (SELECT count(*) FROM messages m JOIN conversations c "
-            "          ON c.id = m.conversation_id WHERE c.source_id LIKE %(p)s), "
+            "          ON c.id = m.conversation_id WHERE c.source_id LIKE %(p)s) AS messages, "
             "       (SELECT count(*) FROM jobs j JOIN messages m "
             "          ON m.id = (j.payload->>'message_id')::uuid "
             "        JOIN conversations c ON c.id = m.conversation_id "
-            "        WHERE c.source_id LIKE %(p)s AND j.status = 'pending')",
+            "        WHERE c.source_id LIKE %(p)s AND j.status = 'pending') AS pending_jobs",
             {"p": BENCH_PREFIX + "%"},
         ).fetchone()
     assert row is not None
-    return int(row[0]), int(row[1])
+    return int(row["messages"]), int(row["pending_jobs"])
 
 
 def run_import_benchmark(
