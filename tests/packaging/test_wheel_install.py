@@ -50,6 +50,7 @@ PACKAGE_DATA = [
 REPORT_LIGHT = (
     "--no-reembed",
     "-p", "compare_rankings.max_queries=20",
+    "-p", "tune_hybrid_weights.max_queries=40",
     "-p", "latency_vs_golden.max_queries=5",
     "-p", "latency_vs_golden.include_api=false",
 )
