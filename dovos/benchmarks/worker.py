@@ -23,6 +23,12 @@ groups are short (tens of seconds), so a machine whose load changes during the
 benchmark (other processes on a shared machine) does not favour one side. The
 worker's start-up (model already loaded: threads, connections) is not counted.
 
+`compare_slicing` runs the same comparison for a worker that writes each claim in slices
+of 32 messages (the default) and for one that writes a claim all at once (as before
+slicing), alternating the two, so the cost of committing work as it is done is a ratio
+measured in one run. (`slices` there, as everywhere in this module, is the number of
+conversation groups; `slice_size` is the worker's write slice.)
+
     from dovos.benchmarks.worker import run_worker_benchmark
     run_worker_benchmark(get_database(), locomo_path="../shared/datasets/locomo/locomo10_dev.json")
 
@@ -48,6 +54,7 @@ from dovos.worker import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_CONCURRENCY,
     DEFAULT_ENCODE_BATCH_SIZE,
+    DEFAULT_SLICE_SIZE,
     Worker,
 )
 
@@ -70,6 +77,7 @@ class WorkerRun:
     messages: int
     reference_seconds: float
     worker_seconds: float
+    slice_size: int = DEFAULT_SLICE_SIZE
 
     @property
     def reference_rate(self) -> float:
@@ -193,11 +201,39 @@ def measure_worker_run(
     config: tuple[int, int, int] = DEFAULT_CONFIGS[0],
     *,
     slices: int = 8,
+    slice_size: int = DEFAULT_SLICE_SIZE,
+    first: int = 0,
 ) -> WorkerRun:
-    """One timed comparison (worker drain vs plain encode) on an idle queue."""
+    """One timed comparison (worker drain vs plain encode) on an idle queue; `first`
+    alternates which side goes first in each group."""
     _require_idle_queue(database)
     embedder.encode(["warm up"])
-    return _one_run(database, embedder, conversations, config, slices=slices, first=0)
+    return _one_run(database, embedder, conversations, config, slices=slices, first=first,
+                    slice_size=slice_size)
+
+
+def compare_slicing(
+    database: Any,
+    embedder: Embedder,
+    conversations: list[ParsedConversation],
+    *,
+    slice_size: int = DEFAULT_SLICE_SIZE,
+    repeats: int = 1,
+    slices: int = 8,
+) -> dict[str, list[WorkerRun]]:
+    """Writes in slices of `slice_size` against a claim written all at once (a slice
+    larger than the claim: the worker before slicing), each as a ratio to plain encode,
+    alternating the two from repetition to repetition; prints both ratios."""
+    runs: dict[str, list[WorkerRun]] = {"all at once": [], f"slices of {slice_size}": []}
+    for repeat in range(repeats):
+        order = [("all at once", 1 << 30), (f"slices of {slice_size}", slice_size)]
+        for index, (name, size) in enumerate(order[::-1] if repeat % 2 else order):
+            run = measure_worker_run(database, embedder, conversations, slices=slices,
+                                     slice_size=size, first=repeat * 2 + index)
+            runs[name].append(run)
+            print(f"  {name}: plain encode {run.reference_rate:6.1f} msg/s, worker "
+                  f"{run.worker_rate:6.1f} msg/s, ratio {run.ratio:.3f}")
+    return runs
 
 
 def _one_run(
@@ -208,6 +244,7 @@ def _one_run(
     *,
     slices: int,
     first: int,
+    slice_size: int = DEFAULT_SLICE_SIZE,
 ) -> WorkerRun:
     """Time both sides slice by slice, alternating which goes first, and sum."""
     batch_size, encode_batch_size, concurrency = config
@@ -215,7 +252,7 @@ def _one_run(
     texts = _texts_by_part(database, parts)
     worker = Worker(database, embedder=embedder, batch_size=batch_size,
                     encode_batch_size=encode_batch_size, concurrency=concurrency,
-                    progress=False)
+                    slice_size=slice_size, progress=False)
     handle = worker.start_in_background()
     reference_seconds = worker_seconds = 0.0
     try:
@@ -237,7 +274,7 @@ def _one_run(
             f"the worker embedded {worker.stats.messages_embedded} of {messages} messages"
         )
     return WorkerRun(batch_size, encode_batch_size, concurrency, messages,
-                     reference_seconds, worker_seconds)
+                     reference_seconds, worker_seconds, slice_size)
 
 
 def _slices(conversations: list[ParsedConversation], count: int) -> list[list[ParsedConversation]]:
