@@ -41,14 +41,15 @@ class DovosApp(typer.Typer):
 def user_error_message(error: BaseException) -> str | None:
     """The message of an error the user can fix (or of its cause), else None: a bug keeps
     its traceback."""
-    from dovos.db.preflight import DatabaseHomeError  # imported on failure only
+    from dovos.db.migrations import SchemaOutOfDateError  # imported on failure only
+    from dovos.db.preflight import DatabaseHomeError
 
     seen: set[int] = set()
     current: BaseException | None = error
     while current is not None and id(current) not in seen:
         seen.add(id(current))
         text = str(current).strip()
-        if isinstance(current, DatabaseHomeError):
+        if isinstance(current, (DatabaseHomeError, SchemaOutOfDateError)):
             return text
         if isinstance(current, OSError) and current.errno in (errno.ENOSPC, errno.EDQUOT,
                                                               errno.EROFS):

@@ -108,6 +108,10 @@ def test_cli_refuses_until_dovos_db_migrate(external_url: str, tmp_path: Path) -
     refused = _dovos(["import", "--no-progress", str(export)], url, home)
     assert refused.returncode != 0
     assert "dovos db migrate" in refused.stderr, refused.stderr
+    searched = _dovos(["search", "sourdough"], url, home)  # one error line, no traceback
+    assert searched.returncode == 1
+    assert searched.stderr.startswith("error: ") and "dovos db migrate" in searched.stderr
+    assert "Traceback" not in searched.stderr, searched.stderr
     assert _revision(url) == OLDER
 
     migrated = _dovos(["db", "migrate"], url, home)
