@@ -1,7 +1,8 @@
 """Judging round trip over the demo archive: 10 queries pooled, a judging process killed
 with SIGKILL halfway (a kernel that dies), resumed, then `dovos eval --dataset
-queryset:DIR` prints metrics for all 10. And the demo query set read as `queryset:` gives
-the same figures as `--dataset demo` on a database holding the demo archive.
+queryset:DIR` prints metrics for all 10, and the tuning notebook tunes on it. And the
+demo query set read as `queryset:` gives the same figures as `--dataset demo` on a
+database holding the demo archive.
 
 The simulated judge is blind like a person: it sees only the query and the message
 and grades by the demo set's own labels (0 for a message they do not name)."""
@@ -132,6 +133,31 @@ def test_judge_kill_resume_and_eval(demo, tmp_path: Path) -> None:  # type: igno
     runs = {row["run"]: row for row in result["metrics"]}
     assert set(runs) == {"lexical", "vector", "hybrid"}
     assert all(0 < row["ndcg@10"] <= 1 for row in runs.values())
+    _tune_on(directory, tmp_path)
+
+
+def _tune_on(directory: Path, tmp_path: Path) -> None:
+    """The tuning notebook takes the judged set as its dataset (held-out half reported)."""
+    import papermill
+
+    from dovos.resources import notebooks_dir
+
+    results = tmp_path / "tune.json"
+    papermill.execute_notebook(
+        str(notebooks_dir() / "tune_hybrid_weights.ipynb"),
+        str(tmp_path / "tune.ipynb"),
+        parameters={
+            "dataset": f"queryset:{directory}",
+            "interactive": False,
+            "results_path": str(results),
+        },
+        kernel_name="python3",
+        cwd=str(tmp_path),
+        progress_bar=False,
+    )
+    tuned = json.loads(results.read_text())
+    assert tuned["queryset"] == "mine"
+    assert tuned["train_queries"] + tuned["test_queries"] == QUERIES
 
 
 def test_demo_directory_as_queryset_equals_dataset_demo(demo, database_session) -> None:  # type: ignore[no-untyped-def]
