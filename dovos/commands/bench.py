@@ -33,12 +33,20 @@ def bench_command(
         None, "--locomo", help="LoCoMo dev file (default: ../shared next to the repository)."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON."),
+    scale: int = typer.Option(
+        0, "--scale", min=0, help="Instead: the scale benchmark on a generated archive of "
+        "N messages (synthetic vectors; see dovos.benchmarks.scale)."
+    ),
 ) -> None:
     """Measure quality and same-run speed ratios in throwaway databases; --check compares.
 
     Quality: nDCG@10 and recall@10 per mode. With --check, print figure / baseline /
     now / tolerance / verdict and exit 1 on a regression."""
     from dovos.commands.output import emit_json, fail
+
+    if scale:
+        _scale_command(scale, as_json)
+        return
     from dovos.regression import (
         check,
         format_verdicts,
@@ -74,3 +82,22 @@ def bench_command(
             typer.echo(f"baseline written: {update_path} ({report.mode} section)")
     if regressions(verdicts):
         raise typer.Exit(1)
+
+
+def _scale_command(messages: int, as_json: bool) -> None:
+    """`dovos bench --scale N`: the scale benchmark in a scratch database."""
+    from dovos.benchmarks.scale import format_scale, run_scale_benchmark
+    from dovos.commands.output import emit_json, fail
+    from dovos.embeddings import get_embedder
+    from dovos.regression.run import _server
+    from dovos.regression.scratch import benchmark_lock, scratch_database
+
+    try:
+        with _server(None) as url, benchmark_lock(url), scratch_database(url, "_scale") as db:
+            figures = run_scale_benchmark(db, get_embedder(), messages)
+    except (ValueError, RuntimeError, OSError) as error:
+        fail(str(error))
+    if as_json:
+        emit_json(figures)
+    else:
+        typer.echo(format_scale(figures))
