@@ -134,7 +134,9 @@ class Link:
                 connection.close()
                 raise
             self._connection = connection
-        self.availability.reachable()
+            # only a new connection proves the database is back: an old one may be
+            # broken without knowing it yet
+            self.availability.reachable()
         return self._connection
 
     def run(self, step: Callable[[psycopg.Connection[Any]], T]) -> T:
@@ -143,13 +145,17 @@ class Link:
         while True:
             connection = self.connection()
             try:
-                return step(connection)
+                result = step(connection)
             except psycopg.OperationalError as error:
                 if not self.lost(error):
                     raise
                 # connect again at once: the outage (and its log line) starts only if
                 # that fails, so a connection found broken after the database is back
                 # (another thread saw the outage) just reconnects
+                continue
+            # (no `reachable()` here: a backend outlives a killed postmaster for a
+            # moment, so a step can succeed while new connections are refused)
+            return result
 
     def lost(self, error: BaseException) -> bool:
         """If `error` broke the connection, close it, note the outage and return True."""
@@ -175,11 +181,18 @@ class Link:
             server = self.database.embedded
             if server is None:
                 raise
-            with _restart_lock:  # one thread per process runs pg_ctl
+            # One thread per process runs pg_ctl; the others keep trying to connect,
+            # so they carry on as soon as the server accepts connections (start()
+            # returns only after checks of its own).
+            if not _restart_lock.acquire(blocking=False):
+                raise
+            try:
                 if not server.is_running():
                     log.info("worker: starting the embedded database at %s again",
-                                server.pgdata)
+                             server.pgdata)
                     server.start()
+            finally:
+                _restart_lock.release()
             return self.database.connect(autocommit=True)
 
     def _wait(self, error: BaseException, attempt: int) -> None:
