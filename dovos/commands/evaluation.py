@@ -61,7 +61,8 @@ def eval_command(
         comparison = result.comparison[result.comparison["queryset"] == name]
         queries = result.info["queries"][name]
         typer.echo(
-            f"\n{name} ({queries} queries; '> x' = significantly better than x, t-test p<0.05)"
+            f"\n{name} ({queries} queries; '> x' = significantly better than x, "
+            "t-test and Fisher p<0.05)"
         )
         typer.echo(result.table(name).to_string())
         if "hybrid" in chosen and len(chosen) > 1:
