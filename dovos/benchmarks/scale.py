@@ -39,22 +39,11 @@ from dovos.benchmarks.imports import (
 from dovos.benchmarks.search_latency import bare_latency, percentiles, service_latency
 from dovos.embeddings import Embedder
 from dovos.importers.files import import_files
+from dovos.repositories import embeddings
 from dovos.search.types import SearchFilters
 
 PER_CONVERSATION = 20
 TOPICS = 64
-SYNTHETIC_VECTORS = f"""
-WITH centres AS (
-    SELECT c, ARRAY(SELECT random() - 0.5 FROM generate_series(1, 384) WHERE c >= 0) AS v
-    FROM generate_series(0, {TOPICS - 1}) AS c
-)
-INSERT INTO message_embeddings (message_id, model, embedding, message_version, context_version)
-SELECT m.id, %(model)s,
-       l2_normalize(ARRAY(SELECT centres.v[i] + (random() - 0.5) * 0.6
-                          FROM generate_series(1, 384) AS i WHERE m.id IS NOT NULL)::vector),
-       m.version, CASE WHEN m.position > 0 THEN 1 ELSE 0 END
-FROM messages m JOIN centres ON centres.c = abs(hashtext(m.id::text)) %% {TOPICS}
-"""
 INDEXES = """
 SELECT indexrelname, indexrelid::regclass::text, pg_get_indexdef(indexrelid)
 FROM pg_stat_user_indexes WHERE relname IN ('messages', 'message_embeddings')
@@ -107,7 +96,7 @@ def load_vectors(database: Any, model: str) -> dict[str, Any]:
             "SELECT pg_get_indexdef('message_embeddings_hnsw_idx'::regclass)").fetchone()[0]
         conn.execute("DROP INDEX message_embeddings_hnsw_idx")
         started = time.perf_counter()
-        conn.execute(SYNTHETIC_VECTORS, {"model": model})
+        embeddings.insert_synthetic(conn, model, TOPICS)
         conn.commit()
         figures["vector_load_seconds"] = round(time.perf_counter() - started, 2)
         started = time.perf_counter()

@@ -28,6 +28,7 @@ from dovos.benchmarks.search_synthetic import (
 from dovos.embeddings import Embedder
 from dovos.evaluation.stats import latency_summary
 from dovos.ingest import ingest
+from dovos.repositories import embeddings
 from dovos.search.service import SearchService, one_torch_thread
 from dovos.search.types import MODES, SearchFilters
 
@@ -177,13 +178,12 @@ def build_generated_archive(
         ).fetchall()
         vectors = pool_vectors(pool_embeddings, used)
         # Fresh messages are all at version 1, so is the previous turn (context) if any.
-        with conn.transaction(), conn.cursor() as cursor, cursor.copy(
-            "COPY message_embeddings (message_id, model, embedding, message_version, "
-            "context_version) FROM STDIN"
-        ) as copy:
-            for (mid, position), vector in tqdm(zip(rows, vectors, strict=True), total=len(rows),
-                                                desc="vectors", leave=False):
-                copy.write_row((mid, embedder.name, _literal(vector), 1, 1 if position else 0))
+        with conn.transaction():
+            embeddings.copy_embeddings(conn, (
+                (mid, embedder.name, _literal(vector), 1, 1 if position else 0)
+                for (mid, position), vector in tqdm(zip(rows, vectors, strict=True),
+                                                    total=len(rows), desc="vectors", leave=False)
+            ))
         conn.execute("ANALYZE messages")
         conn.execute("ANALYZE message_embeddings")
         conn.commit()

@@ -11,7 +11,6 @@ written) and re-raises.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -142,14 +141,9 @@ def reembed_dataset(database: Any, tag: str) -> int:
     that dataset. One transaction, so the dataset is never left half-queued. Returns the
     number of jobs enqueued.
     """
-    from dovos.repositories import jobs, messages
+    from dovos.repositories import embeddings, jobs, messages
 
-    scope = json.dumps({"dataset": tag})
     with database.connect() as conn, conn.transaction():
-        conn.execute(
-            "DELETE FROM message_embeddings e USING messages m, conversations c "
-            "WHERE e.message_id = m.id AND m.conversation_id = c.id AND c.metadata @> %s::jsonb",
-            (scope,),
-        )
+        embeddings.delete_for_conversations_with_metadata(conn, {"dataset": tag})
         found = messages.in_conversations_with_metadata(conn, {"dataset": tag})
         return jobs.enqueue_embed_jobs(conn, [(row.id, row.version) for row in found])

@@ -3,8 +3,9 @@ the worker compares against, and how much of the archive they cover."""
 
 from __future__ import annotations
 
+import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -40,6 +41,66 @@ SET embedding = EXCLUDED.embedding,
 WHERE (message_embeddings.message_version, message_embeddings.context_version)
     < (EXCLUDED.message_version, EXCLUDED.context_version)
 """
+
+
+DELETE_FOR_CONVERSATION_METADATA_SQL = """
+DELETE FROM message_embeddings e USING messages m, conversations c
+WHERE e.message_id = m.id AND m.conversation_id = c.id AND c.metadata @> %(scope)s::jsonb
+"""
+
+COPY_EMBEDDINGS_SQL = (
+    "COPY message_embeddings (message_id, model, embedding, message_version, context_version) "
+    "FROM STDIN"
+)
+
+# Synthetic vectors for the scale benchmark (encoding a million messages takes hours on
+# a CPU): `topics` random centres plus noise, so HNSW sees clustered data, never used for
+# quality. Stored at the message's version, so coverage counts them as current.
+INSERT_SYNTHETIC_SQL = """
+WITH centres AS (
+    SELECT c, ARRAY(SELECT random() - 0.5 FROM generate_series(1, %(dimensions)s)
+                    WHERE c >= 0) AS v
+    FROM generate_series(0, %(topics)s - 1) AS c
+)
+INSERT INTO message_embeddings (message_id, model, embedding, message_version, context_version)
+SELECT m.id, %(model)s,
+       l2_normalize(ARRAY(SELECT centres.v[i] + (random() - 0.5) * 0.6
+                          FROM generate_series(1, %(dimensions)s) AS i
+                          WHERE m.id IS NOT NULL)::vector),
+       m.version, CASE WHEN m.position > 0 THEN 1 ELSE 0 END
+FROM messages m JOIN centres ON centres.c = abs(hashtext(m.id::text)) %% %(topics)s
+"""
+
+
+def delete_for_conversations_with_metadata(
+    connection: psycopg.Connection[Any], scope: dict[str, Any]
+) -> int:
+    """Drop every embedding of the messages of conversations whose metadata contains
+    `scope` (re-embedding one dataset); returns the rows deleted."""
+    cursor = connection.execute(DELETE_FOR_CONVERSATION_METADATA_SQL,
+                                {"scope": json.dumps(scope)})
+    return cursor.rowcount
+
+
+def copy_embeddings(
+    connection: psycopg.Connection[Any],
+    rows: Iterable[tuple[uuid.UUID, str, str, int, int]],
+) -> None:
+    """Bulk-load (message id, model, vector literal, message version, context version)
+    rows with COPY, for benchmarks that store vectors they computed themselves."""
+    with connection.cursor() as cursor, cursor.copy(COPY_EMBEDDINGS_SQL) as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+def insert_synthetic(
+    connection: psycopg.Connection[Any], model: str, topics: int, dimensions: int = 384
+) -> int:
+    """Give every message a synthetic clustered unit vector under `model` (scale
+    benchmark only); returns the rows written."""
+    cursor = connection.execute(INSERT_SYNTHETIC_SQL,
+                                {"model": model, "topics": topics, "dimensions": dimensions})
+    return cursor.rowcount
 
 
 class EmbeddedInput(Protocol):
