@@ -62,7 +62,7 @@ def import_command(
     except ImportInterrupted as stop:
         results, interrupted = stop.results, True
     except (RuntimeError, OSError, psycopg.Error, SQLAlchemyError) as error:  # the database
-        fail(f"cannot reach the database, nothing was imported: {error}")
+        fail(f"the database is not usable, nothing was imported: {error}")
     if as_json:
         emit_json(summary(results) | {"interrupted": interrupted})
     else:
@@ -136,7 +136,7 @@ def _import_legacy(path: Path, timezone: str | None, as_json: bool, progress: bo
         typer.secho(f"{path}: interrupted; nothing of the store was written", fg="red", err=True)
         raise typer.Exit(130) from None
     except (RuntimeError, OSError, psycopg.Error, SQLAlchemyError) as error:  # the database
-        fail(f"cannot reach the database, nothing was imported: {error}")
+        fail(f"the database is not usable, nothing was imported: {error}")
     if as_json:
         emit_json(result.as_dict())
     else:
