@@ -7,7 +7,7 @@ A message is embedded with the end of the turn before it as context: in a chat t
 answer often carries none of the words of the question it answers ("Yes, last
 Tuesday!"), and the question alone is what a later search describes. Measured on
 LoCoMo dev (per-sample, all-MiniLM-L6-v2 exact): recall@10 0.442 for the turn alone,
-0.489 with the previous turn; hybrid 0.705 -> 0.720 (see README, "Search").
+0.489 with the previous turn; hybrid 0.705 -> 0.720 (see docs/search.md).
 Only the last PREVIOUS_TURN_CHARS characters of the previous turn are used, so a long
 paste before a short reply does not push the reply out of the model's 256-token window.
 

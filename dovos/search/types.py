@@ -26,7 +26,7 @@ class SearchParams:
     (key `search.params`, written by the tuning notebook), then per-call overrides.
     """
 
-    # Weighted sum of min-max scores beat RRF on LoCoMo dev by ~0.08 recall@10 (README).
+    # Weighted sum of min-max scores beat RRF on LoCoMo dev by ~0.08 recall@10 (docs/search.md).
     fusion: Fusion = "weighted"
     rrf_k: int = 60
     lexical_weight: float = 0.7
