@@ -47,6 +47,7 @@ from dovos.evaluation.querysets import (
     QuerySet,
     QuerySetError,
     filters_from_dict,
+    read_manifest,
     read_qrels,
     read_queries,
 )
@@ -376,16 +377,7 @@ class JudgingSession:
 
     # -- files ------------------------------------------------------------------------------
     def _read_manifest(self) -> dict[str, Any]:
-        path = self.directory / MANIFEST_FILE
-        if not path.is_file():
-            return {}
-        try:
-            manifest = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as error:
-            raise QuerySetError(f"{path}: invalid JSON ({error.msg})") from None
-        if not isinstance(manifest, dict):
-            raise QuerySetError(f"{path}: expected a JSON object")
-        return manifest
+        return read_manifest(self.directory / MANIFEST_FILE)
 
     def _write_manifest(self) -> None:
         """queryset.json: the query-set fields plus how it was pooled, by whom, and when."""

@@ -179,7 +179,7 @@ class QuerySet:
         directory = Path(directory)
         if not directory.is_dir():
             raise QuerySetError(f"query set directory {directory} does not exist")
-        manifest = _read_manifest(directory / MANIFEST_FILE)
+        manifest = read_manifest(directory / MANIFEST_FILE)
         queries = read_queries(directory / QUERIES_FILE)
         qrels = read_qrels(directory / QRELS_FILE)
         known = {q.id for q in queries}
@@ -267,7 +267,8 @@ def _query_from_row(row: Any, where: str) -> Query:
     return Query(qid, text, category, filters, row.get("metadata") or {})
 
 
-def _read_manifest(path: Path) -> dict[str, Any]:
+def read_manifest(path: Path) -> dict[str, Any]:
+    """A query set's queryset.json as a dict ({} when absent); bad JSON is a QuerySetError."""
     if not path.is_file():
         return {}
     try:
