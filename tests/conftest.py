@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -91,6 +92,25 @@ def exports_dir(shared_dir: Path) -> Path:
     if not path.is_dir():
         pytest.skip(f"export fixtures are not present at {path}")
     return path
+
+
+@pytest.fixture(scope="session")
+def legacy_dir(shared_dir: Path) -> Path:
+    """The earlier ChromaDB-based version's store (read-only) with its expected.json."""
+    path = shared_dir / "fixtures" / "legacy_store"
+    if not (path / "chroma_storage" / "chroma.sqlite3").is_file():
+        pytest.skip(f"the legacy store fixture is not present at {path}")
+    return path
+
+
+@pytest.fixture
+def legacy_store_copy(legacy_dir: Path, tmp_path: Path) -> Path:
+    """A writable copy of the legacy store's chroma_storage, for tests that alter it."""
+    target = tmp_path / "chroma_storage"
+    shutil.copytree(legacy_dir / "chroma_storage", target)
+    for path in [target, *target.rglob("*")]:
+        path.chmod(path.stat().st_mode | stat.S_IWUSR)
+    return target
 
 
 @pytest.fixture(scope="session")

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import sqlite3
-import stat
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,24 +22,8 @@ ZONE = "America/Chicago"
 
 
 @pytest.fixture(scope="module")
-def legacy_dir(shared_dir: Path) -> Path:
-    path = shared_dir / "fixtures" / "legacy_store"
-    if not (path / "chroma_storage" / "chroma.sqlite3").is_file():
-        pytest.skip(f"the legacy store fixture is not present at {path}")
-    return path
-
-
-@pytest.fixture(scope="module")
 def expected(legacy_dir: Path) -> dict[str, Any]:
     return json.loads((legacy_dir / "expected.json").read_text(encoding="utf-8"))
-
-
-def _copy_store(legacy_dir: Path, tmp_path: Path) -> Path:
-    target = tmp_path / "chroma_storage"
-    shutil.copytree(legacy_dir / "chroma_storage", target)
-    for path in [target, *target.rglob("*")]:
-        path.chmod(path.stat().st_mode | stat.S_IWUSR)
-    return target
 
 
 def _file_hashes(folder: Path) -> dict[str, str]:
@@ -182,15 +164,14 @@ def test_migrated_archive_is_searchable(database: Any, legacy_dir: Path) -> None
         assert detail.json()["metadatas"][0]["source"] == "unknown"
 
 
-def test_bad_stores_write_nothing(database: Any, legacy_dir: Path, tmp_path: Path) -> None:
-    store = _copy_store(legacy_dir, tmp_path)
-    with sqlite3.connect(store / "chroma.sqlite3") as connection:
+def test_bad_stores_write_nothing(legacy_store_copy: Path, database: Any) -> None:
+    with sqlite3.connect(legacy_store_copy / "chroma.sqlite3") as connection:
         connection.execute("INSERT INTO migrations VALUES ('metadb', 6, 'x.sql', '', '')")
     connection.close()
-    newer = _import(store, database)
+    newer = _import(legacy_store_copy, database)
     assert not newer.ok and "metadb migration 6 is newer" in newer.error
-    (store / "chroma.sqlite3").write_bytes(b"\x00garbage" * 512)
-    corrupt = _import(store, database)
+    (legacy_store_copy / "chroma.sqlite3").write_bytes(b"\x00garbage" * 512)
+    corrupt = _import(legacy_store_copy, database)
     assert not corrupt.ok and "corrupt" in corrupt.error
     assert _rows(database, "SELECT count(*) FROM conversations") == [(0,)]
     assert _rows(database, "SELECT count(*) FROM jobs") == [(0,)]
@@ -214,17 +195,14 @@ def test_failed_verification_rolls_the_whole_store_back(
     assert _rows(database, "SELECT count(*) FROM messages") == [(0,)]
 
 
-def test_unparsable_document_is_imported_whole(
-    database: Any, legacy_dir: Path, tmp_path: Path
-) -> None:
-    store = _copy_store(legacy_dir, tmp_path)
-    with sqlite3.connect(store / "chroma.sqlite3") as connection:
+def test_unparsable_document_is_imported_whole(legacy_store_copy: Path, database: Any) -> None:
+    with sqlite3.connect(legacy_store_copy / "chroma.sqlite3") as connection:
         connection.execute(
             "UPDATE embedding_metadata SET string_value = 'notes without speakers' "
             "WHERE key = 'chroma:document' AND id = (SELECT id FROM embeddings "
             "WHERE embedding_id = 'chatgpt-chat-2')")
     connection.close()
-    result = _import(store, database)
+    result = _import(legacy_store_copy, database)
     assert result.ok, result.error
     assert result.messages == 74 - 4 + 1 and result.verification.ok
     assert any("chatgpt-chat-2" in w and "kept whole" in w for w in result.warnings)
@@ -233,17 +211,14 @@ def test_unparsable_document_is_imported_whole(
         ("notes without speakers",)]
 
 
-def test_text_postgresql_cannot_hold_is_repaired_and_counted(
-    database: Any, legacy_dir: Path, tmp_path: Path
-) -> None:
-    store = _copy_store(legacy_dir, tmp_path)
-    with sqlite3.connect(store / "chroma.sqlite3") as connection:
+def test_text_postgresql_cannot_hold_is_repaired_and_counted(legacy_store_copy: Path, database: Any) -> None:
+    with sqlite3.connect(legacy_store_copy / "chroma.sqlite3") as connection:
         connection.execute(
             "UPDATE embedding_metadata SET string_value = replace(string_value, "
             "'synonyms for aura', 'synonyms' || char(0) || ' for aura') "
             "WHERE key = 'chroma:document'")
     connection.close()
-    result = _import(store, database)
+    result = _import(legacy_store_copy, database)
     assert result.ok, result.error
     assert result.verification.ok and result.verification.repaired == 1
     assert any("NUL" in w and "claude-chat-3" in w for w in result.warnings)
@@ -251,12 +226,11 @@ def test_text_postgresql_cannot_hold_is_repaired_and_counted(
         == [(1,)]
 
 
-def test_a_1024_dimension_store_imports(database: Any, legacy_dir: Path, tmp_path: Path) -> None:
-    store = _copy_store(legacy_dir, tmp_path)
-    with sqlite3.connect(store / "chroma.sqlite3") as connection:
+def test_a_1024_dimension_store_imports(legacy_store_copy: Path, database: Any) -> None:
+    with sqlite3.connect(legacy_store_copy / "chroma.sqlite3") as connection:
         connection.execute("UPDATE collections SET dimension = 1024")
     connection.close()
-    result = _import(store, database)
+    result = _import(legacy_store_copy, database)
     assert result.ok, result.error
     assert result.dimension == 1024 and result.result.messages_added == 74
     assert any("1024-d vectors (BAAI/bge-large-en-v1.5" in note for note in result.notes)

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import sqlite3
-import stat
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,14 +25,6 @@ ZONE = "America/Chicago"  # the zone the fixture was built in (expected.json say
 
 
 @pytest.fixture(scope="module")
-def legacy_dir(shared_dir: Path) -> Path:
-    path = shared_dir / "fixtures" / "legacy_store"
-    if not (path / "chroma_storage" / "chroma.sqlite3").is_file():
-        pytest.skip(f"the legacy store fixture is not present at {path}")
-    return path
-
-
-@pytest.fixture(scope="module")
 def expected(legacy_dir: Path) -> dict[str, Any]:
     return json.loads((legacy_dir / "expected.json").read_text(encoding="utf-8"))
 
@@ -42,15 +32,6 @@ def expected(legacy_dir: Path) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def archive(legacy_dir: Path) -> Any:
     return read_legacy_store(legacy_dir, timezone=ZONE)
-
-
-def copy_store(legacy_dir: Path, tmp_path: Path) -> Path:
-    """A writable copy of the fixture's chroma_storage (the shared one is read-only)."""
-    target = tmp_path / "chroma_storage"
-    shutil.copytree(legacy_dir / "chroma_storage", target)
-    for path in [target, *target.rglob("*")]:
-        path.chmod(path.stat().st_mode | stat.S_IWUSR)
-    return target
 
 
 def alter(store: Path, *statements: str) -> None:
@@ -199,56 +180,48 @@ def test_a_sqlite_file_that_is_not_chromadb_is_refused(tmp_path: Path) -> None:
         read_legacy_store(tmp_path)
 
 
-def test_a_corrupt_sqlite_file_is_refused(legacy_dir: Path, tmp_path: Path) -> None:
-    store = copy_store(legacy_dir, tmp_path)
-    data = bytearray((store / "chroma.sqlite3").read_bytes())
+def test_a_corrupt_sqlite_file_is_refused(legacy_store_copy: Path) -> None:
+    data = bytearray((legacy_store_copy / "chroma.sqlite3").read_bytes())
     data[4096:20480] = b"\xff" * (20480 - 4096)  # overwrite pages past the header
-    (store / "chroma.sqlite3").write_bytes(bytes(data))
+    (legacy_store_copy / "chroma.sqlite3").write_bytes(bytes(data))
     with pytest.raises(LegacyStoreError, match="damaged|corrupt"):
-        read_legacy_store(store)
-    (store / "chroma.sqlite3").write_bytes(b"not a database at all" * 100)
+        read_legacy_store(legacy_store_copy)
+    (legacy_store_copy / "chroma.sqlite3").write_bytes(b"not a database at all" * 100)
     with pytest.raises(LegacyStoreError, match="corrupt"):
-        read_legacy_store(store)
+        read_legacy_store(legacy_store_copy)
 
 
-def test_a_newer_chromadb_schema_is_refused_naming_the_version(
-    legacy_dir: Path, tmp_path: Path
-) -> None:
-    store = copy_store(legacy_dir, tmp_path)
-    alter(store, "INSERT INTO migrations VALUES ('sysdb', 10, '00010-x.sqlite.sql', '', '')")
+def test_a_newer_chromadb_schema_is_refused_naming_the_version(legacy_store_copy: Path) -> None:
+    alter(legacy_store_copy, "INSERT INTO migrations VALUES ('sysdb', 10, '00010-x.sqlite.sql', '', '')")
     with pytest.raises(LegacyStoreError, match="sysdb migration 10 is newer"):
-        read_legacy_store(store)
+        read_legacy_store(legacy_store_copy)
 
 
-def test_a_chromadb_store_of_another_app_is_refused(legacy_dir: Path, tmp_path: Path) -> None:
-    store = copy_store(legacy_dir, tmp_path)
-    alter(store, "UPDATE collections SET name = 'notes'")
+def test_a_chromadb_store_of_another_app_is_refused(legacy_store_copy: Path) -> None:
+    alter(legacy_store_copy, "UPDATE collections SET name = 'notes'")
     with pytest.raises(LegacyStoreError, match="no 'chat_history' collection; collections: notes"):
-        read_legacy_store(store)
+        read_legacy_store(legacy_store_copy)
 
 
-def test_pending_write_ahead_log_is_refused(legacy_dir: Path, tmp_path: Path) -> None:
-    store = copy_store(legacy_dir, tmp_path)
-    (store / "chroma.sqlite3-wal").write_bytes(b"\0" * 32)
+def test_pending_write_ahead_log_is_refused(legacy_store_copy: Path) -> None:
+    (legacy_store_copy / "chroma.sqlite3-wal").write_bytes(b"\0" * 32)
     with pytest.raises(LegacyStoreError, match="writes not yet in chroma.sqlite3"):
-        read_legacy_store(store)
+        read_legacy_store(legacy_store_copy)
 
 
-def test_a_1024_dimension_store_reads_like_any_other(legacy_dir: Path, tmp_path: Path) -> None:
-    store = copy_store(legacy_dir, tmp_path)
-    alter(store, "UPDATE collections SET dimension = 1024")
-    archive = read_legacy_store(store, timezone=ZONE)
+def test_a_1024_dimension_store_reads_like_any_other(legacy_store_copy: Path) -> None:
+    alter(legacy_store_copy, "UPDATE collections SET dimension = 1024")
+    archive = read_legacy_store(legacy_store_copy, timezone=ZONE)
     assert archive.store.dimension == 1024
     assert archive.store.embedding_model == "BAAI/bge-large-en-v1.5"
     assert archive.message_count == 74  # the vectors are never read, only the text
 
 
-def test_a_document_that_does_not_parse_is_kept_whole(legacy_dir: Path, tmp_path: Path) -> None:
-    store = copy_store(legacy_dir, tmp_path)
-    alter(store, "UPDATE embedding_metadata SET string_value = 'free notes, no speakers' "
+def test_a_document_that_does_not_parse_is_kept_whole(legacy_store_copy: Path) -> None:
+    alter(legacy_store_copy, "UPDATE embedding_metadata SET string_value = 'free notes, no speakers' "
                  "WHERE key = 'chroma:document' AND id = (SELECT id FROM embeddings "
                  "WHERE embedding_id = 'claude-chat-1')")
-    archive = read_legacy_store(store, timezone=ZONE)
+    archive = read_legacy_store(legacy_store_copy, timezone=ZONE)
     built = next(c for c in archive.conversations if c.chroma_ids == ["claude-chat-1"])
     assert [(m.role, m.content) for m in built.parsed.messages] == [
         ("user", "free notes, no speakers")]
@@ -257,34 +230,31 @@ def test_a_document_that_does_not_parse_is_kept_whole(legacy_dir: Path, tmp_path
     assert archive.message_count == 74 - 2 + 1
 
 
-def test_a_missing_chunk_is_reported(legacy_dir: Path, tmp_path: Path) -> None:
-    store = copy_store(legacy_dir, tmp_path)
-    alter(store, "DELETE FROM embedding_metadata WHERE id = (SELECT id FROM embeddings "
+def test_a_missing_chunk_is_reported(legacy_store_copy: Path) -> None:
+    alter(legacy_store_copy, "DELETE FROM embedding_metadata WHERE id = (SELECT id FROM embeddings "
                  "WHERE embedding_id = 'claude-chat-0-chunk-1')",
           "DELETE FROM embeddings WHERE embedding_id = 'claude-chat-0-chunk-1'")
-    archive = read_legacy_store(store, timezone=ZONE)
+    archive = read_legacy_store(legacy_store_copy, timezone=ZONE)
     built = next(c for c in archive.conversations if c.is_chunked)
     assert len(built.parsed.messages) == 12 and not built.complete
     assert any("missing [1]" in w for w in archive.warnings)
 
 
-def test_the_store_is_not_modified_by_reading(legacy_dir: Path, tmp_path: Path) -> None:
-    store = copy_store(legacy_dir, tmp_path)
-    before = {p: p.read_bytes() for p in store.rglob("*") if p.is_file()}
-    read_legacy_store(store, timezone=ZONE)
-    after = {p: p.read_bytes() for p in store.rglob("*") if p.is_file()}
+def test_the_store_is_not_modified_by_reading(legacy_store_copy: Path) -> None:
+    before = {p: p.read_bytes() for p in legacy_store_copy.rglob("*") if p.is_file()}
+    read_legacy_store(legacy_store_copy, timezone=ZONE)
+    after = {p: p.read_bytes() for p in legacy_store_copy.rglob("*") if p.is_file()}
     assert before == after
 
 
-def test_a_conversation_stored_twice_is_imported_once(legacy_dir: Path, tmp_path: Path) -> None:
-    store = copy_store(legacy_dir, tmp_path)
-    alter(store,
+def test_a_conversation_stored_twice_is_imported_once(legacy_store_copy: Path) -> None:
+    alter(legacy_store_copy,
           "INSERT INTO embeddings (id, segment_id, embedding_id, seq_id) SELECT 99, segment_id, "
           "'claude-chat-9', seq_id FROM embeddings WHERE embedding_id = 'claude-chat-1'",
           "INSERT INTO embedding_metadata SELECT 99, key, string_value, int_value, float_value, "
           "bool_value FROM embedding_metadata WHERE id = (SELECT id FROM embeddings "
           "WHERE embedding_id = 'claude-chat-1')")
-    archive = read_legacy_store(store, timezone=ZONE)
+    archive = read_legacy_store(legacy_store_copy, timezone=ZONE)
     assert len(archive.conversations) == 13 and archive.message_count == 74
     assert [s.chroma_ids for s in archive.skipped] == [["claude-chat-1"]]
     assert "another copy of conversation 'cd0d6559" in archive.skipped[0].reason
