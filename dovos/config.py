@@ -33,6 +33,11 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("DATABASE_URL", "DOVOS_DATABASE_URL"),
         description="PostgreSQL >= 15 with pgvector and pg_trgm; unset = embedded server.",
     )
+    search_database_url: str | None = Field(
+        default=None,
+        description="Read-only PostgreSQL for searches (a streaming replica of "
+        "DATABASE_URL); unset = searches read the primary. Writes never go there.",
+    )
     home: Path = Field(
         default_factory=lambda: Path(platformdirs.user_data_dir("dovos")),
         description="Directory Dovos owns: embedded database, caches, reports.",
@@ -55,7 +60,7 @@ class Settings(BaseSettings):
     def _expand_home(cls, value: Path) -> Path:
         return value.expanduser().resolve()
 
-    @field_validator("database_url", "api_token", mode="before")
+    @field_validator("database_url", "search_database_url", "api_token", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: str | None) -> str | None:
         return value or None
