@@ -8,6 +8,12 @@ source_message_id = the doc id, conversation metadata {"dataset": "beir:<name>"}
 the search service ranks documents exactly as it ranks chat messages. The query set is
 restricted to that dataset with a metadata filter, since doc ids of different datasets
 may collide in one archive.
+
+Splits: `load_beir(directory, split)` reads `qrels/<split>.tsv`. Without a split it
+takes "test" when `qrels/test.tsv` exists, else the only split the directory holds (the
+query set's name then ends in that split, e.g. "beir-nfcorpus-dev", so every table says
+which split it measured); with several splits and no test split it refuses and names
+them. The archive (the corpus) is the same for every split: one import serves all.
 """
 
 from __future__ import annotations
@@ -31,16 +37,50 @@ def dataset_tag(name: str) -> str:
     return f"beir:{name}"
 
 
+DEFAULT_SPLIT = "test"
+
+
+def available_splits(directory: str | Path) -> list[str]:
+    """The splits a BEIR directory holds judgments for (`qrels/<split>.tsv`), sorted."""
+    return sorted(path.stem for path in (Path(directory) / "qrels").glob("*.tsv"))
+
+
+def choose_split(directory: str | Path, split: str | None = None) -> str:
+    """`split` if its qrels exist; without one "test", else the only split there is."""
+    splits = available_splits(directory)
+    held = ", ".join(splits) or "none"
+    if split:
+        if split not in splits:
+            raise BeirFormatError(
+                f"BEIR directory {directory}: no split {split!r} "
+                f"(qrels/{split}.tsv is missing); splits there: {held}"
+            )
+        return split
+    if DEFAULT_SPLIT in splits:
+        return DEFAULT_SPLIT
+    if len(splits) == 1:
+        return splits[0]
+    if not splits:
+        raise BeirFormatError(f"BEIR directory {directory}: qrels/ holds no <split>.tsv")
+    raise BeirFormatError(
+        f"BEIR directory {directory}: no qrels/test.tsv and several splits ({held}): "
+        f"name one, e.g. beir:{directory}@{splits[0]}"
+    )
+
+
 def load_beir(
-    directory: str | Path, split: str = "test", name: str | None = None
+    directory: str | Path, split: str | None = None, name: str | None = None
 ) -> tuple[list[ParsedConversation], QuerySet]:
-    """Read a BEIR directory into (one-message conversations, message-level query set)."""
+    """Read a BEIR directory into (one-message conversations, message-level query set).
+
+    `split` None: "test", or the directory's only split (see the module docstring)."""
     directory = Path(directory)
     name = name or directory.name
-    qrels_path = directory / "qrels" / f"{split}.tsv"
-    for path in (directory / "corpus.jsonl", directory / "queries.jsonl", qrels_path):
+    for path in (directory / "corpus.jsonl", directory / "queries.jsonl"):
         if not path.is_file():
             raise BeirFormatError(f"BEIR directory {directory}: {path.name} is missing ({path})")
+    split = choose_split(directory, split)
+    qrels_path = directory / "qrels" / f"{split}.tsv"
     qrels = _read_qrels(qrels_path)
     conversations = [
         _conversation(row, name, where) for row, where in _jsonl(directory / "corpus.jsonl")
@@ -62,7 +102,7 @@ def load_beir(
             f"{qrels_path}: query ids not in queries.jsonl: {unknown_queries[:5]}"
         )
     queryset = QuerySet(
-        name=f"beir-{name}",
+        name=f"beir-{name}" if split == DEFAULT_SPLIT else f"beir-{name}-{split}",
         queries=queries,
         qrels=qrels,
         level="message",

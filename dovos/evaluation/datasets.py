@@ -1,5 +1,8 @@
-"""Evaluation datasets by name: "demo", "locomo:PATH", "beir:PATH", "known-items[:N]",
+"""Evaluation datasets by name: "demo", "locomo:PATH", "beir:PATH[@SPLIT]", "known-items[:N]",
 "queryset:PATH" (a query-set directory over the archive already in the database).
+
+"beir:PATH@dev" judges with `qrels/dev.tsv`; plain "beir:PATH" with `qrels/test.tsv`, or
+with the directory's only split when it has no test split (dovos.evaluation.beir).
 
 A Dataset pairs an archive (parsed conversations, tagged with conversation metadata
 {"dataset": <tag>}) with its query sets, whose filters keep every search inside that
@@ -58,7 +61,7 @@ class Dataset:
 
 
 def resolve_dataset(spec: str, database: Any = None) -> Dataset:
-    """The Dataset for `spec` ("demo", "locomo:PATH", "beir:PATH", "known-items[:N]")."""
+    """The Dataset for `spec` ("demo", "locomo:PATH", "beir:PATH[@SPLIT]", "known-items[:N]")."""
     kind, _, argument = spec.partition(":")
     kind = kind.strip().lower()
     if kind == "demo":
@@ -66,7 +69,8 @@ def resolve_dataset(spec: str, database: Any = None) -> Dataset:
     if kind == "locomo":
         return locomo_dataset(_path(argument, spec))
     if kind == "beir":
-        return beir_dataset(_path(argument, spec))
+        location, split = _split_suffix(argument)
+        return beir_dataset(_path(location, spec), split)
     if kind in ("known-items", "known_items"):
         return known_items_dataset(database, int(argument) if argument else 50)
     if kind == "queryset":  # a query-set directory over the archive in the database
@@ -74,9 +78,17 @@ def resolve_dataset(spec: str, database: Any = None) -> Dataset:
 
         return queryset_dataset(_path(argument, spec), database)
     raise DatasetError(
-        f"unknown dataset {spec!r}: use demo, locomo:PATH, beir:PATH, known-items[:N] "
+        f"unknown dataset {spec!r}: use demo, locomo:PATH, beir:PATH[@SPLIT], known-items[:N] "
         "or queryset:PATH"
     )
+
+
+def _split_suffix(argument: str) -> tuple[str, str | None]:
+    """("PATH", "SPLIT") from "PATH@SPLIT"; a path that itself exists with an "@" is kept."""
+    location, at, split = argument.rpartition("@")
+    if not at or not split or "/" in split or Path(argument).expanduser().exists():
+        return argument, None
+    return location, split
 
 
 def _path(argument: str, spec: str) -> Path:
@@ -170,17 +182,23 @@ def locomo_dataset(path: Path) -> Dataset:
     )
 
 
-def beir_dataset(path: Path) -> Dataset:
-    """A BEIR directory; each document a one-message conversation."""
-    from dovos.evaluation.beir import dataset_tag, load_beir
+def beir_dataset(path: Path, split: str | None = None) -> Dataset:
+    """A BEIR directory judged on `split` (None: test, or its only split); each document
+    a one-message conversation. Every split shares the one archive (tag beir:<name>)."""
+    from dovos.evaluation.beir import BeirFormatError, choose_split, dataset_tag, load_beir
 
-    _, queryset = load_beir(path)
+    try:
+        chosen = choose_split(path, split)
+    except BeirFormatError as error:
+        raise DatasetError(str(error)) from None
+    _, queryset = load_beir(path, chosen)
     return Dataset(
         queryset.name,
         dataset_tag(path.name),
         {queryset.name: queryset},
-        lambda: load_beir(path)[0],
+        lambda: load_beir(path, chosen)[0],
         queryset.description,
+        {"split": chosen},
     )
 
 

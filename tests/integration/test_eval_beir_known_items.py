@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from eval_support import TINY_CORPUS, write_tiny_beir
 
+from dovos.config import shared_dir
 from dovos.evaluation.beir import BeirFormatError, load_beir
 from dovos.evaluation.datasets import DatasetError, ensure_imported, resolve_dataset, stored_counts
 from dovos.evaluation.known_items import content_words, generate_known_items
@@ -106,3 +107,61 @@ def test_known_items_queryset_round_trips(database, tmp_path: Path) -> None:  # 
     generated.save(tmp_path / "ki")
     assert json.loads((tmp_path / "ki" / "queryset.json").read_text())["name"] == "known-items"
     assert QuerySet.load(tmp_path / "ki").qrels == generated.qrels
+
+
+# -- splits -------------------------------------------------------------------------------
+SHARED_NFCORPUS = shared_dir() / "datasets" / "nfcorpus"
+
+
+def _with_dev_split(directory: Path, drop_test: bool) -> Path:
+    """The tiny directory plus qrels/dev.tsv judging q1 and q2 only."""
+    (directory / "qrels" / "dev.tsv").write_text(
+        "query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td2\t1\n"
+    )
+    if drop_test:
+        (directory / "qrels" / "test.tsv").unlink()
+    return directory
+
+
+def test_beir_split_is_chosen_by_suffix_and_defaults_to_test(tmp_path: Path) -> None:
+    directory = _with_dev_split(write_tiny_beir(tmp_path / "tiny"), drop_test=False)
+    test = resolve_dataset(f"beir:{directory}")
+    dev = resolve_dataset(f"beir:{directory}@dev")
+    assert test.queryset.name == "beir-tiny" and len(test.queryset) == 6
+    assert dev.queryset.name == "beir-tiny-dev" and sorted(dev.queryset.qrels) == ["q1", "q2"]
+    assert [q.id for q in dev.queryset.queries] == ["q1", "q2"]
+    assert test.tag == dev.tag == "beir:tiny"  # one archive for every split
+    assert (test.info["split"], dev.info["split"]) == ("test", "dev")
+    with pytest.raises(DatasetError, match=r"no split 'train' .*splits there: dev, test"):
+        resolve_dataset(f"beir:{directory}@train")
+
+
+def test_beir_without_test_split_takes_its_only_split_or_names_them(tmp_path: Path) -> None:
+    directory = _with_dev_split(write_tiny_beir(tmp_path / "tiny"), drop_test=True)
+    only = resolve_dataset(f"beir:{directory}")
+    assert only.info["split"] == "dev" and only.queryset.name == "beir-tiny-dev"
+    (directory / "qrels" / "train.tsv").write_text("q3\td3\t1\n")
+    with pytest.raises(DatasetError, match=r"no qrels/test.tsv and several splits \(dev, train\)"):
+        resolve_dataset(f"beir:{directory}")
+    assert resolve_dataset(f"beir:{directory}@train").queryset.qrels == {"q3": {"d3": 1}}
+    (directory / "qrels" / "dev.tsv").unlink()
+    (directory / "qrels" / "train.tsv").unlink()
+    with pytest.raises(BeirFormatError, match="holds no <split>.tsv"):
+        load_beir(directory)
+
+
+def test_a_path_holding_an_at_sign_is_a_path(tmp_path: Path) -> None:
+    directory = write_tiny_beir(tmp_path / "tiny@home")
+    assert resolve_dataset(f"beir:{directory}").queryset.name == "beir-tiny@home"
+
+
+@pytest.mark.skipif(
+    not (SHARED_NFCORPUS / "qrels" / "dev.tsv").is_file(),
+    reason=f"the shared NFCorpus dev split is absent ({SHARED_NFCORPUS})",
+)
+def test_shared_nfcorpus_dev_split() -> None:
+    dev = resolve_dataset(f"beir:{SHARED_NFCORPUS}@dev")
+    assert dev.info["split"] == "dev" and dev.tag == "beir:nfcorpus"
+    assert len(dev.queryset.judged()) == 324  # the README's count of dev queries
+    if not (SHARED_NFCORPUS / "qrels" / "test.tsv").exists():  # kept apart: dev is the only one
+        assert resolve_dataset(f"beir:{SHARED_NFCORPUS}").queryset.name == "beir-nfcorpus-dev"
