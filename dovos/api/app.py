@@ -59,10 +59,13 @@ async def _preload_embedder(app: FastAPI) -> AsyncIterator[None]:
     yield
 
 
-def _default_search_service(database: Database) -> Searcher:
+def _default_search_service(database: Database, settings: Settings) -> Searcher:
+    """SearchService on the search database: DOVOS_SEARCH_DATABASE_URL (a read-only
+    replica) when set, else the app's own database."""
+    from dovos.db.database import open_search_database
     from dovos.search.service import SearchService
 
-    return SearchService(database)
+    return SearchService(open_search_database(settings, primary=database))
 
 
 def create_app(
@@ -74,7 +77,8 @@ def create_app(
 ) -> FastAPI:
     """The API on `database` (default: the process-wide one, opened on first request).
 
-    `search_service` defaults to `SearchService(database)` with its stored parameters;
+    `search_service` defaults to a SearchService with its stored parameters, reading
+    DOVOS_SEARCH_DATABASE_URL when that is set (else `database`);
     `tz` is the time zone timestamps are written in (default: the server's local zone,
     as the legacy system did).
     """
@@ -83,7 +87,10 @@ def create_app(
     settings = settings or get_settings()
     adapter = LegacyAdapter(
         database=(lambda: database) if database is not None else get_database,
-        search_service=(lambda _: search_service) if search_service is not None else _default_search_service,
+        search_service=(
+            (lambda _: search_service) if search_service is not None
+            else (lambda primary: _default_search_service(primary, settings))
+        ),
         embedding_model=configured_storage_name(settings),
         tz=tz,
     )

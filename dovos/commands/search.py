@@ -62,11 +62,12 @@ def search_command(
 
 
 def run_search(query: str, **options: Any) -> SearchResponse:
-    """What the command runs: open the database, search, return the response."""
-    from dovos.db import get_database
+    """What the command runs: open the database, search, return the response. With
+    DOVOS_SEARCH_DATABASE_URL set the search reads that (read-only) server instead."""
+    from dovos.db.database import search_database
     from dovos.search.service import SearchService
 
-    return SearchService(get_database()).search(query, **options)
+    return SearchService(search_database()).search(query, **options)
 
 
 def response_as_dict(response: SearchResponse) -> dict[str, Any]:

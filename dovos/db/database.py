@@ -6,6 +6,12 @@ newest migration. Everything else (CLI, API, worker, notebooks) works from the o
 returns: a pooled SQLAlchemy engine, pooled psycopg connections (`pooled()`, which
 `dovos.repositories.UnitOfWork` wraps in a transaction), and unpooled ones for the
 paths that need COPY on their own connection or LISTEN.
+
+Searches may read elsewhere: `search_database()` is the handle on
+DOVOS_SEARCH_DATABASE_URL (a streaming replica) when it is set, else the primary. That
+handle is read-only by construction (every transaction starts READ ONLY), so a write
+sent through it is refused by the server instead of landing on a replica or, through a
+misconfigured URL, on the primary behind the operator's back.
 """
 
 from __future__ import annotations
@@ -79,10 +85,12 @@ class Database:
         *,
         embedded: EmbeddedServer | None = None,
         application: str = "python",
+        read_only: bool = False,
     ) -> None:
         self.url = to_libpq_url(url)
         self.settings = settings or get_settings()
         self.embedded = embedded
+        self.read_only = read_only
         self.application_name = f"dovos:{os.getpid()}:{application}"
         self.started_now = False
 
@@ -126,7 +134,10 @@ class Database:
 
     def _connect_args(self) -> dict[str, Any]:
         # JIT compilation costs more than it saves on short ranking queries.
-        return {"application_name": self.application_name, "options": "-c jit=off"}
+        options = "-c jit=off"
+        if self.read_only:
+            options += " -c default_transaction_read_only=on"
+        return {"application_name": self.application_name, "options": options}
 
     def connect(self, *, autocommit: bool = False) -> psycopg.Connection[Any]:
         """A raw psycopg connection (for COPY, LISTEN/NOTIFY); the caller closes it."""
@@ -223,6 +234,7 @@ class Database:
 
 
 _default: Database | None = None
+_search_default: Database | None = None
 
 
 def get_database() -> Database:
@@ -233,12 +245,34 @@ def get_database() -> Database:
     return _default
 
 
+def open_search_database(
+    settings: Settings | None = None, *, primary: Database | None = None
+) -> Database:
+    """The database searches read: a read-only handle on DOVOS_SEARCH_DATABASE_URL when it
+    is set (not migrated, never written: the primary's migrations arrive by replication),
+    else `primary` (default: the process-wide handle)."""
+    settings = settings or get_settings()
+    if not settings.search_database_url:
+        return primary if primary is not None else get_database()
+    return Database(settings.search_database_url, settings, application="search",
+                    read_only=True)
+
+
+def search_database() -> Database:
+    """The process-wide search handle (see `open_search_database`)."""
+    global _search_default
+    if _search_default is None:
+        _search_default = open_search_database()
+    return _search_default
+
+
 def reset_database() -> None:
-    """Forget the process-wide handle (after settings change, or in tests)."""
-    global _default
-    if _default is not None:
-        _default.close()
-    _default = None
+    """Forget the process-wide handles (after settings change, or in tests)."""
+    global _default, _search_default
+    for handle in (_search_default, _default):
+        if handle is not None:
+            handle.close()
+    _default = _search_default = None
 
 
 def _required_extensions(conn: Connection) -> dict[str, str | None]:
