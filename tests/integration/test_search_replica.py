@@ -100,7 +100,7 @@ def replica_url(primary: Database) -> Iterator[str]:
         yield url
     finally:
         subprocess.run([_bin("pg_ctl"), "-D", str(pgdata), "-m", "immediate", "-w", "stop"],
-                       capture_output=True, timeout=120, user=EmbeddedServer._system_user())
+                       check=False, capture_output=True, timeout=120, user=EmbeddedServer._system_user())
         shutil.rmtree(root, ignore_errors=True)
 
 
@@ -184,7 +184,7 @@ def test_dovos_search_reads_the_replica(primary, replica_url, archive) -> None:
     env.pop("DATABASE_URL", None)
     dovos = str(Path(sys.executable).parent / "dovos")
     result = subprocess.run([dovos, "search", "camping lake", "--mode", "lexical", "--json"],
-                            env=env, capture_output=True, text=True, timeout=300)
+                            env=env, capture_output=True, text=True, timeout=300, check=False)
     assert result.returncode == 0, result.stderr
     hits = [hit["message_id"] for hit in json.loads(result.stdout)["hits"]]
     expected = SearchService(primary).search("camping lake", mode="lexical", k=10)
