@@ -50,6 +50,12 @@ class Settings(BaseSettings):
         description="Model precision: auto = bf16 on a CPU with AVX512-BF16/AMX, else fp32; "
         "non-fp32 vectors are stored as '<model>@<precision>'.",
     )
+    embedding_models: str = Field(
+        default="",
+        description="More models the worker embeds with besides embedding_model "
+        "(comma-separated storage names, e.g. 'all-MiniLM-L6-v2@bf16'); each has its own "
+        "HNSW index, search picks one per call.",
+    )
     pool_size: int = Field(default=5, ge=1, le=100)
     max_overflow: int = Field(default=10, ge=0, le=100)
     api_token: str | None = Field(default=None, description="Bearer token for the API.")

@@ -37,6 +37,8 @@ PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16")
 # CPU flags that make bf16 matrix products native (Linux /proc/cpuinfo names).
 BF16_CPU_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
 WARM_UP_TEXT = "warm up the embedding model"
+# pgvector's HNSW indexes `vector` columns of at most 2,000 dimensions.
+MAX_INDEXED_DIM = 2000
 
 
 class EmbeddingModelError(RuntimeError):
@@ -100,6 +102,24 @@ def configured_storage_name(settings: Settings | None = None) -> str:
     return storage_name(model, resolved)
 
 
+def configured_models(settings: Settings | None = None) -> list[str]:
+    """The storage names the worker embeds with, in order: the configured model first
+    (the default of search and evaluation), then those of DOVOS_EMBEDDING_MODELS
+    (comma-separated, e.g. `all-MiniLM-L6-v2@bf16,all-mpnet-base-v2`), duplicates dropped.
+    No model is loaded."""
+    settings = settings or get_settings()
+    names = [configured_storage_name(settings)]
+    for raw in (settings.embedding_models or "").split(","):
+        name = raw.strip()
+        if not name:
+            continue
+        model, precision = split_storage_name(name)
+        name = storage_name(model, precision or "fp32")
+        if name not in names:
+            names.append(name)
+    return names
+
+
 @runtime_checkable
 class Embedder(Protocol):
     """Anything that turns texts into unit-length float32 vectors of `dim` dimensions."""
@@ -141,6 +161,8 @@ class SentenceTransformerEmbedder:
         self.precision: Precision = named_precision or resolve_precision(
             precision or settings.embedding_precision, self.device)
         self.name = storage_name(model, self.precision)
+        # The default model's dimension until the model is loaded, then the model's own
+        # (another model may make vectors of another size: migration 0006).
         self.dim = EMBEDDING_DIM
         self.loads = 0  # how many times the model was loaded (tests check there is one)
         self._model = None
@@ -176,11 +198,12 @@ class SentenceTransformerEmbedder:
         # sentence-transformers 6 renamed the method; 5.x only has the old name.
         dimension = getattr(model, "get_embedding_dimension", None)
         dim = dimension() if dimension else model.get_sentence_embedding_dimension()
-        if dim != EMBEDDING_DIM:
+        if not dim or not 1 <= int(dim) <= MAX_INDEXED_DIM:
             raise EmbeddingModelError(
-                f"model {self.name!r} makes {dim}-dimensional vectors; the schema stores "
-                f"{EMBEDDING_DIM}"
+                f"model {self.name!r} makes {dim}-dimensional vectors; an HNSW index "
+                f"holds 1 to {MAX_INDEXED_DIM}"
             )
+        self.dim = int(dim)
         return model
 
     def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
@@ -235,6 +258,18 @@ def get_embedder(name: str | None = None) -> SentenceTransformerEmbedder:
     """The process-wide embedder for `name` (default: the configured model and
     precision), loaded lazily."""
     return SentenceTransformerEmbedder(name or get_settings().embedding_model)
+
+
+def embedder_named(name: str) -> SentenceTransformerEmbedder:
+    """The process-wide embedder whose storage name is exactly `name` (a bare name is
+    fp32, whatever DOVOS_EMBEDDING_PRECISION says): the configured embedder when it is
+    that one (so a preloaded model is not loaded twice), else one of its own."""
+    default = get_embedder()
+    if default.name == name:
+        return default
+    model, precision = split_storage_name(name)
+    return get_embedder(storage_name(model, precision or "fp32") if precision
+                        else f"{model}@fp32")
 
 
 _preloads: dict[int, Future[SentenceTransformerEmbedder]] = {}

@@ -1,8 +1,17 @@
 """Message embeddings: the bulk write (the worker and benchmarks), the stored versions
-the worker compares against, and how much of the archive they cover."""
+the worker compares against, how much of the archive they cover, and the models they
+belong to.
+
+Several models live side by side (migration 0006): `message_embeddings.embedding` has
+no fixed dimension, and each model registered in `embedding_models` has its own partial
+HNSW index on `embedding::vector(<dimensions>)` `WHERE model = '<model>'`.
+`ensure_model` is the one place that registers a model and builds its index (the worker
+calls it before it writes a model's first vector, `dovos models add` before a backfill).
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from collections.abc import Iterable, Sequence
@@ -11,11 +20,38 @@ from typing import Any, Protocol
 
 import numpy as np
 import psycopg
-from psycopg.rows import dict_row
+from psycopg import sql
+from psycopg.rows import class_row, dict_row
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from dovos.db.models import MessageEmbedding
+
+# -- models -------------------------------------------------------------------------------
+# Migration 0006 kept the old index name for the default model.
+LEGACY_INDEX_NAMES = {"all-MiniLM-L6-v2": "message_embeddings_hnsw_idx"}
+MAX_MODEL_NAME = 200
+MAX_DIMENSIONS = 2000  # pgvector's HNSW limit for `vector`
+
+MODEL_SQL = """
+SELECT model, dimensions, index_name FROM embedding_models WHERE model = %(model)s
+"""
+MODELS_SQL = """
+SELECT model, dimensions, index_name FROM embedding_models ORDER BY created_at, model
+"""
+# Two workers meeting a new model at once: the second waits, then finds the row.
+LOCK_MODELS_SQL = "SELECT pg_advisory_xact_lock(hashtext('dovos.embedding_models'))"
+REGISTER_MODEL_SQL = """
+INSERT INTO embedding_models (model, dimensions, index_name)
+VALUES (%(model)s, %(dimensions)s, %(index_name)s)
+"""
+# Identifier and literal are quoted by psycopg.sql; the dimension is an int. The
+# expression and predicate are the ones the vector leg uses (dovos/search/sql.py).
+CREATE_MODEL_INDEX_SQL = sql.SQL(
+    "CREATE INDEX IF NOT EXISTS {index} ON message_embeddings USING hnsw "
+    "((embedding::vector({dimensions})) vector_cosine_ops) "
+    "WITH (m = 16, ef_construction = 64) WHERE model = {model}"
+)
 
 STORED_VERSIONS_SQL = """
 SELECT message_id, message_version, context_version FROM message_embeddings
@@ -190,3 +226,82 @@ class EmbeddingRepository:
             {"model": model},
         ).one()
         return Coverage(model=row.model, total=row.total, embedded=row.embedded, stale=row.stale)
+
+
+# -- models -------------------------------------------------------------------------------
+class ModelDimensionError(ValueError):
+    """A model is stored with another dimension than the one asked for."""
+
+
+@dataclass(frozen=True)
+class EmbeddingModel:
+    """A model with vectors in `message_embeddings`: its dimension and HNSW index."""
+
+    model: str
+    dimensions: int
+    index_name: str
+
+
+def index_name(model: str) -> str:
+    """The partial HNSW index of `model`: a fixed-length name (any model name fits in
+    PostgreSQL's 63 characters), the old name for the default model."""
+    legacy = LEGACY_INDEX_NAMES.get(model)
+    if legacy:
+        return legacy
+    return "message_embeddings_hnsw_" + hashlib.md5(model.encode("utf-8")).hexdigest()[:12]
+
+
+def check_model(model: str, dimensions: int) -> None:
+    """ValueError naming what is wrong with a model name or dimension."""
+    if not isinstance(model, str) or not model.strip() or len(model) > MAX_MODEL_NAME:
+        raise ValueError(f"embedding model name {model!r} must be 1 to {MAX_MODEL_NAME} characters")
+    if isinstance(dimensions, bool) or not isinstance(dimensions, int) \
+            or not 1 <= dimensions <= MAX_DIMENSIONS:
+        raise ValueError(f"embedding dimensions {dimensions!r} must be an integer from 1 to "
+                         f"{MAX_DIMENSIONS} (HNSW's limit)")
+
+
+def get_model(connection: psycopg.Connection[Any], model: str) -> EmbeddingModel | None:
+    """The registered `model`, or None."""
+    with connection.cursor(row_factory=class_row(EmbeddingModel)) as cursor:
+        return cursor.execute(MODEL_SQL, {"model": model}).fetchone()
+
+
+def list_models(connection: psycopg.Connection[Any]) -> list[EmbeddingModel]:
+    """Every registered model, oldest first."""
+    with connection.cursor(row_factory=class_row(EmbeddingModel)) as cursor:
+        return cursor.execute(MODELS_SQL).fetchall()
+
+
+def ensure_model(connection: psycopg.Connection[Any], model: str, dimensions: int) -> bool:
+    """Register `model` and build its partial HNSW index if it has none, in one
+    transaction (a no-op for a known model). Returns True when it was new.
+
+    ModelDimensionError when the model is registered with another dimension: its stored
+    vectors could not share an index with the new ones."""
+    check_model(model, dimensions)
+    known = get_model(connection, model)
+    if known is not None:
+        _check_dimensions(known, dimensions)
+        return False
+    with connection.transaction():
+        connection.execute(LOCK_MODELS_SQL)
+        known = get_model(connection, model)
+        if known is not None:
+            _check_dimensions(known, dimensions)
+            return False
+        name = index_name(model)
+        connection.execute(REGISTER_MODEL_SQL,
+                           {"model": model, "dimensions": dimensions, "index_name": name})
+        connection.execute(CREATE_MODEL_INDEX_SQL.format(
+            index=sql.Identifier(name), dimensions=sql.Literal(int(dimensions)),
+            model=sql.Literal(model)))
+    return True
+
+
+def _check_dimensions(known: EmbeddingModel, dimensions: int) -> None:
+    if known.dimensions != dimensions:
+        raise ModelDimensionError(
+            f"embedding model {known.model!r} is stored with {known.dimensions} dimensions, "
+            f"not {dimensions}: store the other one under another name"
+        )

@@ -183,6 +183,67 @@ def copy_new_embed_jobs(
     return len(message_ids)
 
 
+# Backfill for one model: embed jobs for the next `chunk` messages (by id, after
+# `after`) that have no embedding of `model` at their current text and context. A
+# message that has a pending job keeps it (the worker embeds every configured model
+# that is stale for it). Returns the last id seen, the messages found, the jobs added.
+ENQUEUE_MISSING_EMBEDDINGS_SQL = """
+WITH missing AS (
+    SELECT m.id, m.version
+    FROM messages m
+    LEFT JOIN messages p
+           ON p.conversation_id = m.conversation_id AND p.position = m.position - 1
+    LEFT JOIN message_embeddings e ON e.message_id = m.id AND e.model = %(model)s
+    WHERE m.id > %(after)s
+      AND (e.message_id IS NULL
+           OR (e.message_version, e.context_version) < (m.version, coalesce(p.version, 0)))
+    ORDER BY m.id
+    LIMIT %(chunk)s
+), added AS (
+    INSERT INTO jobs (kind, payload, dedupe_key, max_attempts)
+    SELECT 'embed_message',
+           jsonb_build_object('message_id', id::text, 'version', version),
+           'embed_message:' || id::text, %(max_attempts)s
+    FROM missing
+    ON CONFLICT (dedupe_key) WHERE status = 'pending' AND dedupe_key IS NOT NULL DO NOTHING
+    RETURNING 1
+)
+SELECT (SELECT id FROM missing ORDER BY id DESC LIMIT 1) AS last_id,
+       (SELECT count(*) FROM missing) AS found,
+       (SELECT count(*) FROM added) AS added
+"""
+
+NIL_UUID = uuid.UUID(int=0)
+
+
+def enqueue_missing_embeddings(
+    connection: psycopg.Connection[Any],
+    model: str,
+    *,
+    chunk: int = 10_000,
+    max_attempts: int = 5,
+    progress: Any = None,
+) -> tuple[int, int]:
+    """Enqueue an embed job for every message lacking a current `model` embedding, in
+    chunks of `chunk` messages inside the caller's transaction (all or nothing).
+    `progress` (a tqdm bar) advances by the messages found. Returns (messages found,
+    jobs added); the difference already had a pending job."""
+    found = added = 0
+    after = NIL_UUID
+    with connection.cursor(row_factory=dict_row) as cursor:
+        while True:
+            row = cursor.execute(ENQUEUE_MISSING_EMBEDDINGS_SQL, {
+                "model": model, "after": after, "chunk": chunk, "max_attempts": max_attempts,
+            }).fetchone()
+            if row is None or not row["found"]:
+                return found, added
+            found += int(row["found"])
+            added += int(row["added"])
+            after = row["last_id"]
+            if progress is not None:
+                progress.update(int(row["found"]))
+
+
 DELETE_EMBED_JOBS_OF_CONVERSATIONS_SQL = """
 DELETE FROM jobs
 WHERE kind = %(kind)s AND payload->>'message_id' IN (

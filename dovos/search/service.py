@@ -5,6 +5,11 @@ the settings table, the HNSW and trigram knobs are set for this transaction only
 one statement (dovos/search/sql.py) runs the legs and their fusion. When the
 embedding model cannot load, or no embedded message matches, the search is ranked
 lexically and the response says so (`effective_mode`, `notes`).
+
+Several embedding models can live in one database (migration 0006). A search ranks the
+vectors of one model: `search(..., model=...)`, default the service's model (the first
+configured one, `dovos.embeddings.configured_models`). The query is embedded with that
+model, and the vector leg reads only that model's partial HNSW index.
 """
 
 from __future__ import annotations
@@ -19,15 +24,29 @@ from typing import Any
 
 import numpy as np
 import psycopg
+from psycopg import sql as psycopg_sql
 from psycopg.rows import class_row, scalar_row
 
-from dovos.embeddings import Embedder, EmbeddingModelError, QueryEmbeddingCache, get_embedder
+from dovos.embeddings import (
+    Embedder,
+    EmbeddingModelError,
+    QueryEmbeddingCache,
+    configured_models,
+    embedder_named,
+)
 from dovos.repositories import settings
 from dovos.repositories.unit_of_work import UnitOfWork
 from dovos.search import params as params_module
 from dovos.search.query import ParsedQuery, parse_query
 from dovos.search.snippets import make_snippet
-from dovos.search.sql import ANY_EMBEDDING_SQL, SEARCH_KNOBS_SQL, RankedRow, build_statement
+from dovos.search.sql import (
+    ANY_EMBEDDING_SQL,
+    SEARCH_KNOBS_SQL,
+    VECTOR_DIMENSIONS,
+    VECTOR_MODEL,
+    RankedRow,
+    build_statement,
+)
 from dovos.search.types import (
     MODES,
     SEARCH_PARAMS_KEY,
@@ -43,12 +62,22 @@ MAX_K = 1_000
 
 
 class SearchService:
-    """Search the archive of `database`; queries are embedded with `embedder`."""
+    """Search the archive of `database`; queries are embedded with `embedder`.
 
-    def __init__(self, database: Any, embedder: Embedder | None = None) -> None:
+    `model` is the storage name searched when a call names none (default: `embedder`'s
+    name, else the first configured model). Other models get their embedder from
+    `get_embedder(name)` on first use, or from `embedders`.
+    """
+
+    def __init__(self, database: Any, embedder: Embedder | None = None, *,
+                 model: str | None = None, embedders: list[Embedder] | None = None) -> None:
         self.database = database
-        self._embedder = embedder
-        self._cache: QueryEmbeddingCache | None = None
+        self._embedders: dict[str, Embedder] = {e.name: e for e in embedders or []}
+        if embedder is not None:
+            self._embedders[embedder.name] = embedder
+        self._model = model or (embedder.name if embedder is not None else None)
+        self._caches: dict[str, QueryEmbeddingCache] = {}
+        self._lock = threading.Lock()
 
     # -- parameters ---------------------------------------------------------------------
     def stored_params(self) -> SearchParams:
@@ -70,9 +99,12 @@ class SearchService:
         k: int = 10,
         filters: SearchFilters | None = None,
         params: SearchParams | dict[str, Any] | None = None,
+        model: str | None = None,
     ) -> SearchResponse:
-        """The `k` best messages for `query`; InvalidQueryError names bad input."""
+        """The `k` best messages for `query` (vectors of `model`, default `self.model`);
+        InvalidQueryError names bad input."""
         started = time.perf_counter()
+        model = self._check_model(model)
         parsed = parse_query(query)
         _check_arguments(mode, k, filters)
         notes = list(parsed.notes)
@@ -81,20 +113,18 @@ class SearchService:
         effective: Mode = mode
         vector = None
         if mode != "lexical":
-            vector, note = self._query_vector(parsed)
+            vector, note = self._query_vector(parsed, model)
             if vector is None:
                 effective = "lexical"
                 notes.append(note)
         with self._connection() as conn:
             resolved = params_module.merge(self._read_params(conn), params)
-            rows = self._run(conn, effective, parsed, vector, resolved, filters, k)
-            if effective != "lexical" and not _vector_rows(rows, conn, self._model_name()):
+            rows = self._run(conn, effective, parsed, vector, resolved, filters, k, model)
+            if effective != "lexical" and not _vector_rows(rows, conn, model):
                 effective = "lexical"
-                notes.append(
-                    f"no embedded message matches (model {self._model_name()}): ranked lexically"
-                )
+                notes.append(f"no embedded message matches (model {model}): ranked lexically")
                 if mode == "vector":
-                    rows = self._run(conn, "lexical", parsed, None, resolved, filters, k)
+                    rows = self._run(conn, "lexical", parsed, None, resolved, filters, k, model)
         hits = [_hit(row, rank, parsed) for rank, row in enumerate(rows, start=1)]
         if effective == "lexical" and mode == "hybrid":  # same order; report the leg's score
             hits = [replace(h, score=h.lexical_score or 0.0) for h in hits]
@@ -110,23 +140,47 @@ class SearchService:
 
     # -- internals ----------------------------------------------------------------------
     @property
+    def model(self) -> str:
+        """The model searched when a call names none."""
+        if self._model is None:
+            self._model = configured_models()[0]
+        return self._model
+
+    @property
     def embedder(self) -> Embedder:
-        if self._embedder is None:
-            self._embedder = get_embedder()
-        return self._embedder
+        """The embedder of the default model."""
+        return self.embedder_for(self.model)
 
-    def _model_name(self) -> str:
-        return self.embedder.name
+    def embedder_for(self, model: str) -> Embedder:
+        """The embedder that embeds queries for `model` (loaded lazily, kept)."""
+        with self._lock:
+            embedder = self._embedders.get(model)
+            if embedder is None:
+                embedder = self._embedders[model] = embedder_named(model)
+            return embedder
 
-    def _query_vector(self, parsed: ParsedQuery) -> tuple[np.ndarray | None, str]:
-        """The query's embedding (cached), or None and why not."""
+    def _check_model(self, model: str | None) -> str:
+        if model is None:
+            return self.model
+        if not isinstance(model, str) or not model.strip():
+            raise InvalidQueryError(f"model {model!r} must be a model name")
+        return model
+
+    def _query_vector(self, parsed: ParsedQuery, model: str) -> tuple[np.ndarray | None, str]:
+        """The query's embedding by `model` (cached), or None and why not."""
         try:
-            if self._cache is None:
-                self._cache = QueryEmbeddingCache(self.embedder)
+            with self._lock:
+                cache = self._caches.get(model)
+            if cache is None:
+                cache = QueryEmbeddingCache(self.embedder_for(model))
+                with self._lock:
+                    cache = self._caches.setdefault(model, cache)
             with one_torch_thread():
-                return self._cache.encode_one(parsed.embedding_text), ""
+                return cache.encode_one(parsed.embedding_text), ""
         except EmbeddingModelError as error:
             return None, f"embedding model unavailable ({error}): ranked lexically"
+        except ValueError as error:  # a name that is no model (e.g. a bad precision)
+            raise InvalidQueryError(f"model {model!r}: {error}") from error
 
     @contextmanager
     def _connection(self) -> Iterator[psycopg.Connection[Any]]:
@@ -147,13 +201,15 @@ class SearchService:
         params: SearchParams,
         filters: SearchFilters | None,
         k: int,
+        model: str,
     ) -> list[RankedRow]:
         sql, values = build_statement(mode, params, filters)
+        if vector is not None:
+            sql = bind_model(sql, model, len(vector), conn)
         values.update(
             k=k,
             words=list(parsed.terms) + [w for p in parsed.phrases for w in p.split()],
             tsquery=parsed.tsquery(params.lexical_operator),
-            model=self._model_name() if vector is not None else None,
             qvec=_vector_literal(vector) if vector is not None else None,
         )
         conn.execute(SEARCH_KNOBS_SQL, {
@@ -162,6 +218,16 @@ class SearchService:
         })
         with conn.cursor(row_factory=class_row(RankedRow)) as cursor:
             return cursor.execute(sql, values).fetchall()
+
+
+def bind_model(statement: str, model: str, dimensions: int,
+               conn: psycopg.Connection[Any]) -> str:
+    """`statement` with the vector leg's model (a quoted literal) and dimension (an
+    integer) put in: the same expression and predicate as the model's partial HNSW
+    index (dovos.repositories.embeddings.CREATE_MODEL_INDEX_SQL)."""
+    literal = psycopg_sql.Literal(model).as_string(conn)
+    return statement.replace(VECTOR_MODEL, literal).replace(VECTOR_DIMENSIONS,
+                                                            str(int(dimensions)))
 
 
 _THREADS_LOCK = threading.Lock()

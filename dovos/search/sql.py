@@ -166,12 +166,20 @@ lexical AS (
 # Vector leg ----------------------------------------------------------------------------
 # ORDER BY the bare distance so the HNSW index serves it (iterative scans keep filtered
 # queries at `candidates` rows); ranks are recomputed from the scores afterwards.
+# One model's vectors only: the expression and the predicate are those of the model's
+# partial HNSW index (migration 0006), so the planner uses that index. The service puts
+# in the model as a quoted literal and its dimension as an integer
+# (dovos.search.service.bind_model): a literal, not a bind parameter, so that a cached
+# generic plan can never lose the index.
+VECTOR_MODEL = "__MODEL__"
+VECTOR_DIMENSIONS = "__DIMENSIONS__"
 VECTOR_CTE = """
 vec_hits AS (
-    SELECT e.message_id AS id, e.embedding <=> %(qvec)s::vector AS distance
+    SELECT e.message_id AS id,
+           e.embedding::vector(__DIMENSIONS__) <=> %(qvec)s::vector(__DIMENSIONS__) AS distance
     FROM message_embeddings e JOIN messages m ON m.id = e.message_id {join_conversations}
-    WHERE e.model = %(model)s {filters}
-    ORDER BY e.embedding <=> %(qvec)s::vector
+    WHERE e.model = __MODEL__ {filters}
+    ORDER BY e.embedding::vector(__DIMENSIONS__) <=> %(qvec)s::vector(__DIMENSIONS__)
     LIMIT %(candidates)s
 ),
 vector AS (

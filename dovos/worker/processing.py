@@ -1,9 +1,14 @@
 """Processing one claim: read what is stale, encode it slice by slice, write each slice.
 
-    claimed jobs -> read stored versions and current texts (one transaction)
-    -> sort the texts by length, cut them into slices of `slice_size`
+    claimed jobs -> read stored versions (per model) and current texts (one transaction)
+    -> per model: sort its stale texts by length, cut them into slices of `slice_size`
     -> per slice: encode (halving on a failing text) -> upsert the embeddings and
-       complete the slice's jobs (one transaction) -> failures back with backoff
+       complete the jobs whose last stale model this was (one transaction)
+    -> failures back with backoff
+
+With several models (DOVOS_EMBEDDING_MODELS) a message is stale for each model that has
+no embedding of it at its current text and context; its job completes once every stale
+model has written it, and a model already current for it is not encoded again.
 
 Jobs whose message is already embedded at its current input, or was deleted, complete
 with the first slice. Sorting by length before slicing keeps each model batch as
@@ -29,7 +34,6 @@ import psycopg
 from psycopg import errors
 
 from dovos import queue
-from dovos.config import EMBEDDING_DIM
 from dovos.embeddings import Embedder
 from dovos.repositories.embeddings import stored_versions, upsert_embeddings
 from dovos.search.document_text import EmbeddingInput, fetch_embedding_inputs
@@ -41,29 +45,37 @@ log = logging.getLogger("dovos.worker")
 
 @dataclass
 class Batch:
-    """One claim: the texts to encode (longest first), the jobs of each message, the jobs
-    that need no encoding, and the failures found so far (job id -> error)."""
+    """One claim: per model the texts to encode (longest first), the jobs of each
+    message, how many models each message still waits for, the jobs that need no
+    encoding, and the failures found so far (job id -> error)."""
 
     jobs: list[queue.ClaimedJob]
-    to_encode: list[EmbeddingInput] = field(default_factory=list)
+    to_encode: dict[int, list[EmbeddingInput]] = field(default_factory=dict)  # by embedder
     jobs_by_message: dict[uuid.UUID, list[queue.ClaimedJob]] = field(default_factory=dict)
+    waiting: dict[uuid.UUID, int] = field(default_factory=dict)  # stale models left
+    failed_messages: set[uuid.UUID] = field(default_factory=set)
     free_jobs: list[int] = field(default_factory=list)  # complete without encoding
     skipped: int = 0
     failures: dict[int, str] = field(default_factory=dict)
 
-    def slices(self, size: int) -> list[list[EmbeddingInput]]:
-        """The texts to encode in groups of `size`; at least one (maybe empty) group, so
-        the jobs that need no encoding are settled by the first write."""
-        groups = [self.to_encode[i:i + size] for i in range(0, len(self.to_encode), size)]
-        return groups or [[]]
+    def slices(self, size: int) -> list[tuple[int, list[EmbeddingInput]]]:
+        """(embedder index, texts) in groups of `size`, model after model; at least one
+        (maybe empty) group, so the jobs that need no encoding are settled by the first
+        write."""
+        groups = [(index, items[i:i + size]) for index, items in self.to_encode.items()
+                  for i in range(0, len(items), size)]
+        return groups or [(0, [])]
 
 
 class Processor:
-    """Turns a claim into embeddings; shared by a worker's loops (one model, one lock)."""
+    """Turns a claim into embeddings; shared by a worker's loops (one lock per model).
+
+    `embedders` are the models written, each under its storage name (`Embedder.name`).
+    """
 
     def __init__(
         self,
-        embedder: Embedder,
+        embedders: Embedder | Sequence[Embedder],
         *,
         worker_id: str,
         encode_batch_size: int,
@@ -72,7 +84,13 @@ class Processor:
         abort: threading.Event,
         progress: Progress,
     ) -> None:
-        self.embedder = embedder
+        self.embedders: list[Embedder] = (
+            [embedders] if isinstance(embedders, Embedder) else list(embedders))
+        if not self.embedders:
+            raise ValueError("a processor needs at least one embedder")
+        names = [embedder.name for embedder in self.embedders]
+        if len(set(names)) != len(names):
+            raise ValueError(f"embedders must have distinct names, got {names}")
         self.worker_id = worker_id
         self.encode_batch_size = encode_batch_size
         self.slice_size = slice_size
@@ -86,20 +104,24 @@ class Processor:
         self.progress.enter_busy()
         try:
             batch = link.run(lambda connection: self.read(connection, jobs))
-            for number, inputs in enumerate(batch.slices(self.slice_size)):
+            for number, (model, inputs) in enumerate(batch.slices(self.slice_size)):
                 if self.abort.is_set():
                     raise Cancelled
-                vectors, failed = self.encode(inputs)
+                vectors, failed = self.encode(inputs, model)
                 if self.abort.is_set():
                     raise Cancelled
+                failed_ids = {inputs[index].message_id for index in failed}
                 failures = {job.id: error for index, error in failed.items()
-                            for job in batch.jobs_by_message[inputs[index].message_id]}
+                            for job in batch.jobs_by_message[inputs[index].message_id]
+                            if inputs[index].message_id not in batch.failed_messages}
+                batch.failed_messages |= failed_ids
                 if number == 0:
                     failures.update(batch.failures)
                 done = self._job_ids(batch, inputs, first=number == 0) - failures.keys()
                 encoded = [(item, vector) for item, vector in zip(inputs, vectors, strict=True)
                            if vector is not None]
-                link.run(lambda connection, e=encoded, d=done: self.write(connection, e, d))
+                link.run(lambda connection, e=encoded, d=done, m=model:
+                         self.write(connection, e, d, m))
                 unsettled -= done
                 self._record_failures(link, batch, failures)
                 unsettled -= failures.keys()
@@ -127,21 +149,27 @@ class Processor:
                 batch.jobs_by_message.setdefault(message_id, []).append(job)
         ids = list(batch.jobs_by_message)
         with connection.transaction(), connection.cursor() as cursor:
-            stored = stored_versions(cursor, self.embedder.name, ids) if ids else {}
+            stored = [stored_versions(cursor, embedder.name, ids) if ids else {}
+                      for embedder in self.embedders]
             inputs = fetch_embedding_inputs(cursor, ids) if ids else []
         current = set()
         for item in inputs:
             current.add(item.message_id)
-            if stored.get(item.message_id, (0, 0)) >= item.versions:
+            stale = [index for index, versions in enumerate(stored)
+                     if versions.get(item.message_id, (0, 0)) < item.versions]
+            if not stale:
                 batch.skipped += 1
                 batch.free_jobs += [job.id for job in batch.jobs_by_message[item.message_id]]
-            else:
-                batch.to_encode.append(item)
+                continue
+            batch.waiting[item.message_id] = len(stale)
+            for index in stale:
+                batch.to_encode.setdefault(index, []).append(item)
         for message_id, message_jobs in batch.jobs_by_message.items():
             if message_id not in current:  # deleted: nothing to embed
                 batch.skipped += 1
                 batch.free_jobs += [job.id for job in message_jobs]
-        batch.to_encode.sort(key=lambda item: len(item.text), reverse=True)
+        for items in batch.to_encode.values():
+            items.sort(key=lambda item: len(item.text), reverse=True)
         return batch
 
     def write(
@@ -149,12 +177,14 @@ class Processor:
         connection: psycopg.Connection[Any],
         encoded: Sequence[tuple[EmbeddingInput, np.ndarray]],
         done: set[int],
+        model: int = 0,
     ) -> None:
-        """Upsert a slice's embeddings and complete its jobs in one transaction."""
+        """Upsert a slice's embeddings (by embedder `model`) and complete its settled
+        jobs in one transaction."""
         for attempt in range(2):
             try:
                 with connection.transaction(), connection.cursor() as cursor:
-                    upsert_embeddings(cursor, self.embedder.name,
+                    upsert_embeddings(cursor, self.embedders[model].name,
                                       [item for item, _ in encoded],
                                       [vector for _, vector in encoded])
                     completed = queue.complete(cursor, self.worker_id, sorted(done))
@@ -166,10 +196,12 @@ class Processor:
                     raise
         self.progress.add(jobs_completed=completed, advance=completed)
 
-    def encode(self, inputs: Sequence[EmbeddingInput]) -> tuple[list[np.ndarray | None],
-                                                                dict[int, str]]:
-        """Encode the texts; when a call fails, halve the batch to find the texts that
-        fail on their own, so one poison message does not fail its neighbours."""
+    def encode(self, inputs: Sequence[EmbeddingInput], model: int = 0
+               ) -> tuple[list[np.ndarray | None], dict[int, str]]:
+        """Encode the texts with embedder `model`; when a call fails, halve the batch to
+        find the texts that fail on their own, so one poison message does not fail its
+        neighbours."""
+        embedder = self.embedders[model]
         texts = [item.text for item in inputs]
         vectors: list[np.ndarray | None] = [None] * len(texts)
         failures: dict[int, str] = {}
@@ -177,7 +209,7 @@ class Processor:
 
         def encode_range(low: int, high: int) -> None:
             try:
-                block = self._encode_checked(texts[low:high])
+                block = self._encode_checked(embedder, texts[low:high])
             except Exception as error:  # noqa: BLE001 - any embedder error fails the job
                 if high - low == 1:
                     failures[low] = f"{type(error).__name__}: {error}"[:2000]
@@ -193,17 +225,17 @@ class Processor:
         self.progress.add(encode_seconds=time.perf_counter() - started)
         return vectors, failures
 
-    def _encode_checked(self, texts: list[str]) -> np.ndarray:
-        with encode_lock(self.embedder):
+    def _encode_checked(self, embedder: Embedder, texts: list[str]) -> np.ndarray:
+        with encode_lock(embedder):
             if self.abort.is_set():  # aborted while a sibling loop held the model
                 raise Cancelled
             block = np.asarray(
-                self.embedder.encode(texts, batch_size=self.encode_batch_size), dtype=np.float32
+                embedder.encode(texts, batch_size=self.encode_batch_size), dtype=np.float32
             )
-        if block.shape != (len(texts), EMBEDDING_DIM):
+        if block.shape != (len(texts), embedder.dim):
             raise ValueError(
-                f"embedder returned shape {block.shape} for {len(texts)} texts "
-                f"(expected {(len(texts), EMBEDDING_DIM)})"
+                f"embedder {embedder.name!r} returned shape {block.shape} for {len(texts)} "
+                f"texts (expected {(len(texts), embedder.dim)})"
             )
         if not np.isfinite(block).all():
             raise ValueError("embedder returned a non-finite vector")
@@ -231,8 +263,14 @@ class Processor:
 
     @staticmethod
     def _job_ids(batch: Batch, inputs: Sequence[EmbeddingInput], *, first: bool) -> set[int]:
-        """The jobs a slice settles: those of its messages (and, first, the free ones)."""
-        ids = {job.id for item in inputs for job in batch.jobs_by_message[item.message_id]}
+        """The jobs a slice settles: those of its messages that no other model still
+        waits for and that did not fail (and, first, the free ones)."""
+        ids = set()
+        for item in inputs:
+            batch.waiting[item.message_id] -= 1
+            if batch.waiting[item.message_id] == 0 and \
+                    item.message_id not in batch.failed_messages:
+                ids |= {job.id for job in batch.jobs_by_message[item.message_id]}
         return ids | set(batch.free_jobs) if first else ids
 
 

@@ -1,6 +1,9 @@
 """The worker: the threads of a run, its claim loops, and how it stops.
 
-A run loads the model, then starts `concurrency` claim loops (sharing the model, so one
+A run loads the models (`embedders`, default every configured one:
+`dovos.embeddings.configured_models`), registers each with its own HNSW index
+(`dovos.repositories.embeddings.ensure_model`), then starts `concurrency` claim loops
+(sharing the models, so one
 loop's database work overlaps another's encoding), a heartbeat thread and, with `listen`,
 a listener thread. Each loop claims up to `batch_size` jobs (expired leases first, SKIP
 LOCKED: `dovos.queue`) and hands them to the `Processor`, which writes them slice by
@@ -23,12 +26,13 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import psycopg
 
 from dovos import queue
-from dovos.config import EMBEDDING_DIM
 from dovos.db import Database, get_database
-from dovos.embeddings import Embedder, get_embedder
+from dovos.embeddings import Embedder, configured_models, embedder_named
+from dovos.repositories.embeddings import ensure_model
 from dovos.worker.connection import Availability, Cancelled, Link
 from dovos.worker.defaults import (
     DEFAULT_BATCH_SIZE,
@@ -66,6 +70,7 @@ class Worker:
         database: Database | None = None,
         *,
         embedder: Embedder | None = None,
+        embedders: Sequence[Embedder] | None = None,
         batch_size: int = DEFAULT_BATCH_SIZE,
         encode_batch_size: int = DEFAULT_ENCODE_BATCH_SIZE,
         slice_size: int = DEFAULT_SLICE_SIZE,
@@ -90,7 +95,13 @@ class Worker:
                 f"({lease_seconds}), or leases expire while the worker is alive"
             )
         self._database = database
-        self._embedder = embedder
+        if embedder is not None and embedders is not None:
+            raise ValueError("give embedder or embedders, not both")
+        self._embedders: list[Embedder] | None = (
+            [embedder] if embedder is not None else
+            list(embedders) if embedders is not None else None)
+        if self._embedders is not None and not self._embedders:
+            raise ValueError("embedders must name at least one model")
         self.batch_size = batch_size
         self.encode_batch_size = encode_batch_size
         self.slice_size = slice_size
@@ -123,10 +134,16 @@ class Worker:
         return self._database
 
     @property
+    def embedders(self) -> list[Embedder]:
+        """The models this worker embeds with (the configured ones unless given)."""
+        if self._embedders is None:
+            self._embedders = [embedder_named(name) for name in configured_models()]
+        return self._embedders
+
+    @property
     def embedder(self) -> Embedder:
-        if self._embedder is None:
-            self._embedder = get_embedder()
-        return self._embedder
+        """The first model (the one search uses by default)."""
+        return self.embedders[0]
 
     @property
     def stats(self) -> WorkerStats:
@@ -183,7 +200,7 @@ class Worker:
                               lease_seconds=self.lease_seconds,
                               snapshot=self._progress.snapshot)
         heartbeat.started_at = datetime.now(UTC)
-        processor = Processor(self.embedder, worker_id=self.worker_id,
+        processor = Processor(self.embedders, worker_id=self.worker_id,
                               encode_batch_size=self.encode_batch_size,
                               slice_size=self.slice_size, backoff=self.backoff,
                               abort=self._abort, progress=self._progress)
@@ -243,14 +260,22 @@ class Worker:
                     setup=register_vector if vectors else None)
 
     def _load_model(self) -> None:
-        """Load the model before claiming anything: a model that cannot load holds no job."""
-        if self.embedder.dim != EMBEDDING_DIM:
-            raise ValueError(
-                f"embedder {self.embedder.name!r} makes {self.embedder.dim}-dimensional "
-                f"vectors; message_embeddings stores {EMBEDDING_DIM}"
-            )
-        with encode_lock(self.embedder):
-            self.embedder.encode(["warm up"], batch_size=1)
+        """Load the models before claiming anything (a model that cannot load holds no
+        job), then make sure each is registered with its HNSW index: a model stored with
+        another dimension stops the run here, before any vector is written."""
+        for embedder in self.embedders:
+            with encode_lock(embedder):
+                shape = np.asarray(embedder.encode(["warm up"], batch_size=1)).shape
+            if shape != (1, embedder.dim):
+                raise ValueError(
+                    f"embedder {embedder.name!r} declares {embedder.dim}-dimensional vectors "
+                    f"but made an array of shape {shape}"
+                )
+        with self.database.connect(autocommit=True) as connection:
+            for embedder in self.embedders:
+                if ensure_model(connection, embedder.name, int(embedder.dim)):
+                    log.info("worker %s: new embedding model %s (%d dimensions), index built",
+                             self.worker_id, embedder.name, embedder.dim)
 
     def _open_progress(self) -> None:
         with self.database.connect(autocommit=True) as connection:

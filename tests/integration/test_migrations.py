@@ -6,7 +6,8 @@ from sqlalchemy import inspect, text
 
 from dovos.db import migrations
 
-TABLES = {"conversations", "messages", "message_embeddings", "jobs", "settings", "worker_heartbeats"}
+TABLES = {"conversations", "messages", "message_embeddings", "jobs", "settings", "worker_heartbeats",
+          "embedding_models"}
 VIEWS = {"conversation_summaries", "embedding_coverage"}
 
 
@@ -45,7 +46,10 @@ def test_indexes_the_queries_need_exist(database) -> None:
     assert "USING gin (search_vector)" in definitions["messages_search_vector_idx"]
     assert "gin_trgm_ops" in definitions["search_lexeme_stats_trgm_idx"]
     assert "messages_content_trgm_idx" not in definitions  # typo tolerance uses the vocabulary
-    assert "USING hnsw (embedding vector_cosine_ops)" in definitions["message_embeddings_hnsw_idx"]
+    # one partial HNSW index per model (0006); the default model's keeps the old name
+    hnsw = definitions["message_embeddings_hnsw_idx"]
+    assert "USING hnsw (((embedding)::vector(384)) vector_cosine_ops)" in hnsw
+    assert "WHERE (model = 'all-MiniLM-L6-v2'::text)" in hnsw
     assert "WHERE (status = 'pending'::text)" in definitions["jobs_pending_due_idx"]
     assert "UNIQUE" in definitions["jobs_pending_dedupe_key_idx"]
 

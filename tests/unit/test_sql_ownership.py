@@ -21,6 +21,7 @@ OWNERS = {
     "conversations": "dovos/repositories/conversations.py",
     "messages": "dovos/repositories/messages.py",
     "message_embeddings": "dovos/repositories/embeddings.py",
+    "embedding_models": "dovos/repositories/embeddings.py",
     "jobs": "dovos/repositories/jobs.py",
     "settings": "dovos/repositories/settings.py",
     "worker_heartbeats": "dovos/repositories/heartbeats.py",
