@@ -38,9 +38,10 @@ BARE_LEXICAL = (
     "SELECT id FROM messages WHERE search_vector @@ plainto_tsquery('english', %(q)s) "
     "ORDER BY ts_rank_cd(search_vector, plainto_tsquery('english', %(q)s)) DESC LIMIT 10"
 )
+# The expression of the model's partial HNSW index (migration 0006; 384: the default model).
 BARE_VECTOR = (
-    "SELECT message_id, embedding <=> %(v)s::vector FROM message_embeddings "
-    "WHERE model = %(model)s ORDER BY embedding <=> %(v)s::vector LIMIT 10"
+    "SELECT message_id, embedding::vector(384) <=> %(v)s::vector(384) FROM message_embeddings "
+    "WHERE model = %(model)s ORDER BY embedding::vector(384) <=> %(v)s::vector(384) LIMIT 10"
 )
 # `+ 0` hides the distance from the index: the planner must compute it for every row.
 EXACT_VECTOR = (
