@@ -4,6 +4,8 @@
     results = import_files(["conversations.json"])   # parse + write, one transaction per file
     result = import_legacy_store("chroma_storage")   # a legacy Dovos store, one transaction
     parsed = parse_file("conversations.json")        # parse only (no database)
+    with open_export("conversations.json") as export:  # streamed, parsed as iterated
+        for conversation in export.conversations: ...
 
 The file-level API is loaded on first use: `dovos.ingest` imports `importers.parsed`,
 and an eager import of `importers.files` (which imports `dovos.ingest`) here would be
@@ -27,6 +29,7 @@ _LAZY = {
     "import_file": "dovos.importers.files",
     "import_files": "dovos.importers.files",
     "import_legacy_store": "dovos.importers.legacy",
+    "open_export": "dovos.importers.files",
     "parse_file": "dovos.importers.files",
 }
 
@@ -43,6 +46,7 @@ __all__ = [
     "import_file",
     "import_files",
     "import_legacy_store",
+    "open_export",
     "parse_file",
 ]
 

@@ -2,7 +2,8 @@
 
 Each format has a field no other uses at the top of a conversation: ChatGPT's
 `mapping` tree, Claude's `chat_messages`, Open WebUI's `chat`/`history` objects. The
-first conversation decides; the parser then checks every conversation against it.
+first conversation decides (`detect_first`, which is all a streamed file has read when
+it must choose its parser); the parser then checks every conversation against it.
 """
 
 from __future__ import annotations
@@ -17,22 +18,23 @@ FORMATS = ("chatgpt", "claude", "openwebui")
 def detect_format(data: Any, where: Where) -> str | None:
     """The format of loaded export JSON; None when it holds no conversations at all."""
     if isinstance(data, list):
-        if not data:
-            return None
-        sample = data[0]
-    else:
-        sample = data
+        return detect_first(data[0], True, where) if data else None
+    return detect_first(data, False, where)
+
+
+def detect_first(sample: Any, in_list: bool, where: Where) -> str:
+    """The format of a file from its first top-level value (`in_list`: the file is an
+    array and `sample` its first item, else `sample` is the whole file)."""
     if not isinstance(sample, dict):
         raise ExportError(
             where, f"unknown format: expected a conversation object or a list of them, "
-                   f"found {'a list of ' if isinstance(data, list) else ''}"
-                   f"{type(sample).__name__} values"
+                   f"found {'a list of ' if in_list else ''}{type(sample).__name__} values"
         )
     found = format_of(sample)
     if found is None:
         keys = ", ".join(sorted(map(str, sample))[:12]) or "none"
         raise ExportError(
-            where.at(conversation=0) if isinstance(data, list) else where,
+            where.at(conversation=0) if in_list else where,
             f"unknown format: no ChatGPT 'mapping', Claude 'chat_messages' or Open WebUI "
             f"'chat'/'history' field (keys: {keys})",
         )

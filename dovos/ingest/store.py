@@ -1,10 +1,19 @@
 """The write path: store parsed conversations and enqueue their embed jobs atomically.
 
-One call is one transaction (the importer makes one call per file): conversations are
-upserted by (source, source_id), new messages are inserted with COPY, changed ones are
-updated in place (the trigger bumps their version), and one `embed_message` job per new
-or changed message is enqueued in the same transaction (the outbox). Either all of it
-is visible afterwards or none of it is.
+One transaction, written in batches: `ingest()` writes a list in one call; an importer
+streaming a big file opens `ingest_transaction()` and hands it the file's conversations
+a batch at a time (`IngestWriter.write`), so memory holds one batch, not the file, and
+the file is still all or nothing. Per batch, conversations are upserted by (source,
+source_id), new messages are inserted with COPY, changed ones are updated in place (the
+trigger bumps their version), and one `embed_message` job per new or changed message is
+enqueued in the same transaction (the outbox). Either all of it is visible afterwards
+or none of it is: a process killed or a connection lost mid-file leaves nothing of the
+file, and importing it again writes it whole.
+
+Every ingest transaction first takes the import lock (`dovos.repositories.import_lock`)
+and only then reads what is stored to plan its writes: two imports of the same export
+at once serialize, and the second finds the first's rows instead of inserting them a
+second time.
 
 Messages are matched to stored ones by position: a re-import of the same export changes
 nothing, a newer export of a continued conversation appends only its new turns, and a
@@ -16,8 +25,10 @@ kept (an import never deletes), with a warning.
 from __future__ import annotations
 
 import json
+import logging
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -30,9 +41,11 @@ from dovos.ingest.records import (
     needs_repair,
     value_needs_repair,
 )
-from dovos.repositories import conversations, jobs, messages
+from dovos.repositories import conversations, import_lock, jobs, messages
 from dovos.repositories.conversations import ConversationChange, NewConversation
 from dovos.repositories.messages import MessageChange, NewMessage, StoredMessage
+
+log = logging.getLogger("dovos.ingest")
 
 
 class IngestError(ValueError):
@@ -87,22 +100,91 @@ def ingest(
     `on_progress(n)` is called as messages are written (n new ones each time), for a
     progress bar; an exception it raises (KeyboardInterrupt) rolls everything back.
     """
-    parsed = _deduplicate(list(conversations))
-    result = IngestResult(warnings=parsed.warnings)
-    _validate(parsed.items)
+    with ingest_transaction(connection, max_attempts=max_attempts,
+                            on_progress=on_progress) as writer:
+        writer.write(list(conversations))
+    return writer.result
+
+
+@contextmanager
+def ingest_transaction(
+    connection: psycopg.Connection[Any],
+    *,
+    max_attempts: int = 5,
+    on_progress: Callable[[int], None] | None = None,
+) -> Iterator[IngestWriter]:
+    """One transaction (holding the import lock) to write batches of conversations in.
+
+        with ingest_transaction(connection) as writer:
+            for batch in batches:
+                writer.write(batch)
+        writer.result  # counts of the whole transaction
+
+    Committed when the block ends; any exception inside it (a bad conversation found
+    halfway through a file, Ctrl-C, a lost connection) rolls back every batch.
+    """
     with connection.transaction():
+        _take_import_lock(connection)
+        yield IngestWriter(connection, max_attempts, on_progress)
+
+
+def _take_import_lock(connection: psycopg.Connection[Any]) -> None:
+    if import_lock.try_lock(connection):
+        return
+    log.warning("waiting for another import to finish (imports write one at a time)")
+    import_lock.lock(connection)
+    log.warning("the other import finished; importing")
+
+
+class IngestWriter:
+    """Writes batches inside one `ingest_transaction`, adding up their counts.
+
+    Each batch is planned against what is stored now, earlier batches of the same
+    transaction included: a conversation that appears again in a later batch updates
+    the row the earlier batch wrote (the last one wins, with a warning).
+    """
+
+    def __init__(
+        self,
+        connection: psycopg.Connection[Any],
+        max_attempts: int = 5,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> None:
+        self.connection = connection
+        self.max_attempts = max_attempts
+        self.on_progress = on_progress
+        self.result = IngestResult()
+        self._seen: set[tuple[str, str]] = set()  # keys written by earlier batches
+        self._offset = 0  # conversations before this batch, to name them in errors
+
+    def write(self, batch: Sequence[ParsedConversation]) -> None:
+        """Plan and write one batch: conversations, messages and embed jobs."""
+        parsed = _deduplicate(list(batch))
+        _validate(parsed.items, self._offset)
+        self._offset += len(batch)
+        self.result.warnings += parsed.warnings + self._repeated(parsed.items)
+        connection, result = self.connection, self.result
         stored = _load_stored(connection, parsed.items)
         plan = _plan(parsed.items, stored, result)
-        _write(connection, plan, on_progress)
+        _write(connection, plan, self.on_progress)
         changed_ids = messages.update_changed(connection, plan.changed_messages)
-        result.jobs_enqueued = jobs.copy_new_embed_jobs(
-            connection, [row.id for row in plan.new_messages], max_attempts
+        result.jobs_enqueued += jobs.copy_new_embed_jobs(
+            connection, [row.id for row in plan.new_messages], self.max_attempts
         )
         # After the copy: a turn after a changed one may be new, and meets the upsert.
         result.jobs_enqueued += messages.enqueue_dependent_embed_jobs(
-            connection, changed_ids, max_attempts
+            connection, changed_ids, self.max_attempts
         )
-    return result
+
+    def _repeated(self, items: list[ParsedConversation]) -> list[str]:
+        warnings = []
+        for conversation in items:
+            key = (conversation.source, conversation.source_id)
+            if key in self._seen:
+                warnings.append(f"conversation {conversation.source_id!r} appears more than "
+                                "once; kept the last")
+            self._seen.add(key)
+        return warnings
 
 
 def _write(
@@ -133,9 +215,9 @@ def _deduplicate(conversations: list[ParsedConversation]) -> _Deduplicated:
     return _Deduplicated(list(by_key.values()), warnings)
 
 
-def _validate(conversations: list[ParsedConversation]) -> None:
+def _validate(conversations: list[ParsedConversation], offset: int = 0) -> None:
     """Refuse, before any write, what PostgreSQL would refuse halfway through the COPY."""
-    for index, conversation in enumerate(conversations):
+    for index, conversation in enumerate(conversations, start=offset):
         problems = conversation.problems() + _unstorable(conversation)
         if problems:
             raise IngestError(

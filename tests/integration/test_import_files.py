@@ -260,19 +260,19 @@ def test_ctrl_c_in_import_files_reports_finished_files(
 
     first = _write(tmp_path / "a.json", [_chatgpt("c1", ["q", "a"])])
     second = _write(tmp_path / "b.json", [_chatgpt("c2", ["q", "a"])])
-    real_ingest = files.ingest
+    real_transaction = files.ingest_transaction
     calls = []
 
     def interrupt(written: int) -> None:
         raise KeyboardInterrupt  # as Ctrl-C would, while the second file is being written
 
-    def ingest_then_interrupt(*args: Any, **kwargs: Any) -> Any:
+    def transaction_then_interrupt(*args: Any, **kwargs: Any) -> Any:
         calls.append(1)
         if len(calls) == 2:
             kwargs["on_progress"] = interrupt
-        return real_ingest(*args, **kwargs)
+        return real_transaction(*args, **kwargs)
 
-    monkeypatch.setattr(files, "ingest", ingest_then_interrupt)
+    monkeypatch.setattr(files, "ingest_transaction", transaction_then_interrupt)
     with pytest.raises(ImportInterrupted) as caught:
         _import(database, first, second)
     done, stopped = caught.value.results
