@@ -367,3 +367,194 @@ def _delete_benchmark_rows(database: Any) -> None:
         conversations.delete_by_source_id(connection, BENCH_PREFIX + "%")
     with database.connect(autocommit=True) as connection:
         connection.execute("VACUUM message_embeddings, messages, jobs")
+
+
+# -- several worker processes against one database -----------------------------------------
+# (processes, torch threads per process; 0 = torch's default, all cores)
+DEFAULT_PROCESS_CONFIGS: tuple[tuple[int, int], ...] = ((1, 0), (1, 1), (2, 1))
+PROCESS_AIM_RATIO = 1.6
+PROCESS_BATCH_SIZE = 64  # jobs per claim: small enough that no process sits idle at the tail
+
+
+@dataclass
+class ProcessRun:
+    """One drain of the same messages by `processes` worker processes."""
+
+    processes: int
+    torch_threads: int  # per process; 0 = torch's default
+    messages: int
+    seconds: float
+    jobs_per_process: list[int]
+
+    @property
+    def rate(self) -> float:
+        return self.messages / self.seconds
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "msg_per_s": round(self.rate, 1)}
+
+
+@dataclass
+class ProcessScaling:
+    """Every run; per configuration the median rate, and ratios between configurations."""
+
+    source: str
+    messages: int
+    runs: list[ProcessRun] = field(default_factory=list)
+
+    def medians(self) -> dict[tuple[int, int], float]:
+        grouped: dict[tuple[int, int], list[float]] = {}
+        for run in self.runs:
+            grouped.setdefault((run.processes, run.torch_threads), []).append(run.rate)
+        return {key: statistics.median(rates) for key, rates in grouped.items()}
+
+    def ratio(self, config: tuple[int, int], reference: tuple[int, int]) -> float:
+        medians = self.medians()
+        return medians[config] / medians[reference]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"source": self.source, "messages": self.messages,
+                "aim_ratio": PROCESS_AIM_RATIO, "runs": [run.as_dict() for run in self.runs],
+                "median_msg_per_s": {f"{p} process(es) x {t or 'default'} thread(s)": round(r, 1)
+                                     for (p, t), r in self.medians().items()}}
+
+
+def worker_process(
+    database_url: str, home: Path, *args: str, torch_threads: int = 0,
+    env: dict[str, str] | None = None,
+) -> Any:
+    """Start `dovos worker ARGS` as a process with its own DOVOS_HOME against
+    `database_url` (stdout: its --json stats; stderr: its log), as a worker on another
+    host would run. `torch_threads` > 0 sets OMP_NUM_THREADS (torch's intra-op threads)."""
+    import os
+    import subprocess
+    import sys
+
+    home.mkdir(parents=True, exist_ok=True)
+    environment = {**os.environ, **(env or {}), "DOVOS_HOME": str(home),
+                   "DATABASE_URL": database_url}
+    if torch_threads > 0:
+        environment["OMP_NUM_THREADS"] = str(torch_threads)
+    dovos = str(Path(sys.executable).parent / "dovos")
+    return subprocess.Popen([dovos, "worker", "--no-progress", "--json", *args],
+                            env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+
+
+def finish_worker_processes(processes: list[Any], *, stop: bool, timeout: float = 600) -> list[dict[str, Any]]:
+    """SIGTERM (when `stop`) and wait for each process; return each one's --json stats.
+    Raises RuntimeError naming a process that failed."""
+    import json
+    import signal
+
+    if stop:
+        for process in processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+    found = []
+    for process in processes:
+        out, err = process.communicate(timeout=timeout)
+        if process.returncode != 0:
+            raise RuntimeError(f"worker process {process.pid} exited {process.returncode}: "
+                               f"{err.strip().splitlines()[-1:] or ''}")
+        found.append(json.loads(out))
+    return found
+
+
+def compare_worker_processes(
+    database: Any,
+    conversations: list[ParsedConversation],
+    *,
+    configs: tuple[tuple[int, int], ...] = DEFAULT_PROCESS_CONFIGS,
+    repeats: int = 1,
+    batch_size: int = PROCESS_BATCH_SIZE,
+    workdir: Path | None = None,
+) -> ProcessScaling:
+    """Drain the same messages with each (processes, torch threads) configuration, in an
+    order that alternates between repetitions; print each rate and the ratios to one
+    process. Each process has its own DOVOS_HOME and reaches the database through its URL
+    (`database.url`), as workers on other hosts would. Timed: from the commit of the jobs
+    (every process already running, model loaded) until none is pending or running."""
+    import tempfile
+
+    _require_idle_queue(database)
+    result = ProcessScaling(f"{len(conversations)} conversations",
+                            sum(len(c.messages) for c in conversations))
+    print(f"\nworker processes: {result.messages} messages, configurations "
+          f"(processes, torch threads; 0 = default) {list(configs)}")
+    root = Path(workdir or tempfile.mkdtemp(prefix="dovos-bench-processes-"))
+    for repeat in range(repeats):
+        for processes, threads in (configs if repeat % 2 == 0 else configs[::-1]):
+            run = _process_run(database, conversations, processes, threads, batch_size,
+                               root / f"run-{len(result.runs)}")
+            result.runs.append(run)
+            print(f"  {processes} process(es) x {threads or 'default'} thread(s): "
+                  f"{run.rate:6.1f} msg/s ({run.seconds:.1f} s; jobs per process "
+                  f"{run.jobs_per_process})")
+    medians = result.medians()
+    reference = min(medians, key=lambda key: (key[0], -key[1] if key[1] else -1_000))
+    for config, rate in medians.items():
+        print(f"  median {config[0]} x {config[1] or 'default'}: {rate:6.1f} msg/s, "
+              f"ratio to {reference[0]} x {reference[1] or 'default'}: "
+              f"{rate / medians[reference]:.3f}")
+    return result
+
+
+def _process_run(
+    database: Any, conversations: list[ParsedConversation], processes: int, threads: int,
+    batch_size: int, root: Path,
+) -> ProcessRun:
+    workers = [worker_process(database.url, root / f"home-{index}", "--batch-size",
+                              str(batch_size), torch_threads=threads)
+               for index in range(processes)]
+    try:
+        _wait_for_heartbeats(database, [worker.pid for worker in workers], workers)
+        with database.connect() as connection:
+            ingest(connection, conversations)
+        started = time.perf_counter()
+        _wait_for_empty_queue(database, workers)
+        seconds = time.perf_counter() - started
+        stats = finish_worker_processes(workers, stop=True)
+    finally:
+        for worker in workers:
+            if worker.poll() is None:
+                worker.kill()
+                worker.wait()
+        _delete_benchmark_rows(database)
+    messages = sum(len(c.messages) for c in conversations)
+    done = [int(item["jobs_completed"]) for item in stats]
+    if sum(done) != messages:
+        raise RuntimeError(f"the processes completed {sum(done)} of {messages} jobs")
+    return ProcessRun(processes, threads, messages, seconds, done)
+
+
+def _wait_for_heartbeats(database: Any, pids: list[int], workers: list[Any],
+                         timeout: float = 300) -> None:
+    """Until each process has written its first heartbeat (its model is loaded)."""
+    from dovos.repositories.heartbeats import worker_heartbeats
+
+    deadline = time.monotonic() + timeout
+    while not set(pids) <= {beat.pid for beat in worker_heartbeats(database)}:
+        if any(worker.poll() is not None for worker in workers):
+            finish_worker_processes(workers, stop=False)
+            raise RuntimeError("a worker process exited before it was ready")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"worker processes not ready within {timeout:.0f} s")
+        time.sleep(0.1)
+    time.sleep(0.5)  # its LISTEN starts just after the first heartbeat
+
+
+def _wait_for_empty_queue(database: Any, workers: list[Any], timeout: float = 3600) -> None:
+    """Until no job is pending or running (polled: the processes are not ours to ask)."""
+    deadline = time.monotonic() + timeout
+    with database.connect(autocommit=True) as connection:
+        while True:
+            row = connection.execute(
+                "SELECT count(*) FROM jobs WHERE status IN ('pending', 'running')").fetchone()
+            if row is not None and row[0] == 0:
+                return
+            if any(worker.poll() is not None for worker in workers):
+                raise RuntimeError("a worker process exited while jobs were left")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"jobs left after {timeout:.0f} s")
+            time.sleep(0.05)
