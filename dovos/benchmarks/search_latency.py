@@ -70,18 +70,20 @@ def service_latency(
     mode: str,
     warmup: int = 5,
     cached: bool = False,
+    params: dict[str, Any] | None = None,
 ) -> dict[str, float]:
     """p50/p95 of SearchService.search: query embedding included (a fresh service), or,
     with `cached`, a second pass over the same queries (vectors from the query cache:
-    what is left is the SQL and the service around it)."""
+    what is left is the SQL and the service around it). `params`: per-call overrides."""
     service = SearchService(database, embedder)
     for text, filters in queries[:warmup]:
-        service.search(text + " warm", mode=mode, filters=filters)  # connections, plans
+        service.search(text + " warm", mode=mode, filters=filters, params=params)  # plans
     passes = 2 if cached else 1
     timings: list[float] = []
     for _ in range(passes):
         timings = [
-            _timed(lambda t=text, f=filters: service.search(t, mode=mode, filters=f))
+            _timed(lambda t=text, f=filters: service.search(t, mode=mode, filters=f,
+                                                            params=params))
             for text, filters in tqdm(queries, desc=f"service {mode}", leave=False)
         ]
     return percentiles(timings)

@@ -56,12 +56,23 @@ tsq AS (
 -- low anyway, and matching it would make BM25 score a quarter of the archive. The
 -- common terms still score every candidate that holds them. Lexemes are letters and
 -- digits only (query.py), so quoting them as tsquery operands is exact.
+-- Candidate budget (lexical_budget > 0): of those terms, the rarest are kept while their
+-- document frequencies sum to at most the budget, so the candidate set stops growing
+-- with the archive; when not even the rarest fits, the seed is the AND of the query's
+-- known terms (`fts_candidates` then caps the rows read). Budget 0: every seed term.
+seed_terms AS (
+    SELECT t.lexeme, t.df, sum(t.df) OVER (ORDER BY t.df, t.lexeme) AS running_df
+    FROM terms t, corpus c
+    WHERE t.df > 0
+      AND t.df <= greatest(%(common_term_share)s * c.n, %(common_term_min_docs)s)
+),
 seed AS (
     SELECT coalesce(
-        (SELECT string_agg(quote_literal(t.lexeme), ' | ')::tsquery
-         FROM terms t, corpus c
-         WHERE t.df > 0
-           AND t.df <= greatest(%(common_term_share)s * c.n, %(common_term_min_docs)s)),
+        (SELECT string_agg(quote_literal(s.lexeme), ' | ')::tsquery
+         FROM seed_terms s
+         WHERE %(lexical_budget)s = 0 OR s.running_df <= %(lexical_budget)s),
+        (SELECT string_agg(quote_literal(t.lexeme), ' & ')::tsquery
+         FROM terms t WHERE t.df > 0 AND %(lexical_budget)s > 0),
         tsq.query) AS query
     FROM tsq
 )"""
@@ -73,6 +84,13 @@ BM25_FTS_CTE = """
 query_lexemes AS (
     SELECT coalesce(array_agg(lexeme), '{{}}') AS lexemes FROM terms
 ),
+fts_candidates AS (
+    SELECT m.id, m.conversation_id, m.position, m.search_vector
+    FROM messages m {join_conversations}
+    CROSS JOIN tsq CROSS JOIN seed
+    WHERE m.search_vector @@ tsq.query AND m.search_vector @@ seed.query {filters}
+    LIMIT %(candidate_cap)s
+),
 fts AS (
     SELECT m.id, m.conversation_id, m.position,
            (SELECT sum(t.idf * tf.n * (%(k1)s + 1.0)
@@ -81,9 +99,7 @@ fts AS (
             JOIN terms t ON t.lexeme = u.lexeme
             CROSS JOIN LATERAL (SELECT coalesce(array_length(u.positions, 1), 1)::float8 AS n) AS tf
            ) AS score
-    FROM messages m {join_conversations}
-    CROSS JOIN tsq CROSS JOIN seed CROSS JOIN corpus cs CROSS JOIN query_lexemes ql
-    WHERE m.search_vector @@ tsq.query AND m.search_vector @@ seed.query {filters}
+    FROM fts_candidates m CROSS JOIN corpus cs CROSS JOIN query_lexemes ql
     ORDER BY score DESC, m.id
     LIMIT %(pool)s
 )"""
@@ -331,6 +347,8 @@ def build_statement(
         context_weight=float(params.context_weight),
         common_term_share=float(params.common_term_share),
         common_term_min_docs=int(params.common_term_min_docs),
+        lexical_budget=int(params.lexical_budget),
+        candidate_cap=int(params.lexical_budget) or None,  # LIMIT NULL: no cap
         k1=params.bm25_k1,
         b=params.bm25_b,
         fuzzy_below=params.fuzzy_below,

@@ -42,6 +42,8 @@ class SearchParams:
     common_term_share: float = 0.1  # terms in more messages do not select candidates alone
     common_term_min_docs: int = 1000  # ... nor terms in fewer messages than this: small
     # archives keep exact BM25 candidates (the skip only matters for speed at scale)
+    lexical_budget: int = 20_000  # candidate messages BM25 scores at most (rarest terms
+    # first; 0 = every match of the seed terms, the exact leg; docs/search.md)
     fuzzy_below: int = 3  # typo tolerance (pg_trgm) when full text finds fewer hits
     fuzzy_threshold: float = 0.5  # pg_trgm similarity a vocabulary correction needs
 
