@@ -45,9 +45,10 @@ class Settings(BaseSettings):
     database_name: str = Field(default="dovos", description="Database in the embedded server.")
     embedding_model: str = Field(default=DEFAULT_MODEL, description="Sentence-transformers model.")
     embedding_device: str = Field(default="cpu", description="torch device for encoding.")
-    embedding_precision: Literal["auto", "fp32", "bf16"] = Field(
+    embedding_precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
         default="fp32",
-        description="Model precision: auto = bf16 on a CPU with AVX512-BF16/AMX, else fp32; "
+        description="Model precision: auto = fp16 on CUDA, bf16 on a CPU with "
+        "AVX512-BF16/AMX, else fp32; "
         "non-fp32 vectors are stored as '<model>@<precision>'.",
     )
     embedding_models: str = Field(

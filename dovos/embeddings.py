@@ -6,7 +6,9 @@ embedder, so their vectors are comparable. Vectors are L2-normalised, which make
 pgvector's cosine distance equal to 1 - dot product.
 
 Precision: the model runs in fp32 or in bf16 (about twice as fast on CPUs with
-AVX512-BF16/AMX, see dovos.benchmarks.embedding_precision). Vectors of another precision
+AVX512-BF16/AMX, see dovos.benchmarks.embedding_precision), or in fp16 on a CUDA device
+(`auto` there; batches of at least CUDA_MIN_BATCH_SIZE texts, see
+`encode_batch_size_for`; untested on GPU hardware here). Vectors of another precision
 than fp32 are stored under their own name (`all-MiniLM-L6-v2@bf16`): `Embedder.name` is
 the *storage* name every caller writes to and reads from message_embeddings.model, so
 vectors of two precisions never mix in one ranking.
@@ -32,11 +34,14 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
-Precision = Literal["fp32", "bf16"]
-PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16")
+Precision = Literal["fp32", "bf16", "fp16"]
+PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16", "fp16")
 # CPU flags that make bf16 matrix products native (Linux /proc/cpuinfo names).
 BF16_CPU_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
 WARM_UP_TEXT = "warm up the embedding model"
+# On a GPU a forward pass of 32 short texts leaves it mostly idle; the per-batch cost
+# (launches, host-device copies) is what large batches amortise.
+CUDA_MIN_BATCH_SIZE = 256
 # pgvector's HNSW indexes `vector` columns of at most 2,000 dimensions.
 MAX_INDEXED_DIM = 2000
 
@@ -66,16 +71,31 @@ def cpu_supports_bf16() -> bool:
 
 
 def resolve_precision(requested: str, device: str) -> Precision:
-    """The precision to run: `auto` is bf16 on a CPU with native bf16, else fp32 (GPUs
-    keep fp32 here); `fp32`/`bf16` are taken as asked."""
+    """The precision to run: `auto` is fp16 on a CUDA device (tensor cores; every CUDA
+    GPU computes fp16), bf16 on a CPU with native bf16, else fp32; an explicit
+    precision is taken as asked (fp16 on a CPU runs, slowly: for a search host that
+    must embed queries under the `@fp16` name its GPU workers write)."""
     requested = requested.strip().lower()
     if requested not in PRECISIONS:
         raise ValueError(
             f"embedding precision {requested!r} is not one of {', '.join(PRECISIONS)}"
         )
     if requested == "auto":
+        if is_cuda(device):
+            return "fp16"
         return "bf16" if device == "cpu" and cpu_supports_bf16() else "fp32"
     return requested  # type: ignore[return-value]
+
+
+def is_cuda(device: str) -> bool:
+    """True for a torch CUDA device name (`cuda`, `cuda:1`)."""
+    return device.strip().lower().startswith("cuda")
+
+
+def encode_batch_size_for(device: str, requested: int) -> int:
+    """Texts per forward pass: as requested on a CPU (larger batches only pad more), at
+    least CUDA_MIN_BATCH_SIZE on a CUDA device."""
+    return max(requested, CUDA_MIN_BATCH_SIZE) if is_cuda(device) else requested
 
 
 def storage_name(model: str, precision: str) -> str:
@@ -87,7 +107,7 @@ def storage_name(model: str, precision: str) -> str:
 def split_storage_name(name: str) -> tuple[str, Precision | None]:
     """(model, precision) of a storage name; precision is None when the name has none."""
     model, _, precision = name.partition("@")
-    if precision and precision not in ("fp32", "bf16"):
+    if precision and precision not in ("fp32", "bf16", "fp16"):
         raise ValueError(f"unknown precision {precision!r} in embedding model name {name!r}")
     return model, (precision or None)  # type: ignore[return-value]
 
@@ -188,7 +208,8 @@ class SentenceTransformerEmbedder:
             import torch
             from sentence_transformers import SentenceTransformer
 
-            dtype = torch.bfloat16 if self.precision == "bf16" else torch.float32
+            dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.precision,
+                                                                          torch.float32)
             model = SentenceTransformer(model_path(self.model_name), device=self.device,
                                         model_kwargs={"dtype": dtype})
         except EmbeddingModelError:
@@ -212,14 +233,14 @@ class SentenceTransformerEmbedder:
             return np.zeros((0, self.dim), dtype=np.float32)
         vectors = self.model.encode(
             texts,
-            batch_size=batch_size,
+            batch_size=encode_batch_size_for(self.device, batch_size),
             normalize_embeddings=True,
             convert_to_numpy=True,
             show_progress_bar=False,
         )
         vectors = np.asarray(vectors, dtype=np.float32)
         if self.precision != "fp32":
-            # Normalised in bf16 the norms are off by up to ~1e-2: redo it in fp32 so
+            # Normalised in bf16/fp16 the norms are off by up to ~1e-2: redo it in fp32 so
             # that cosine distance stays 1 - dot product.
             vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
         return vectors

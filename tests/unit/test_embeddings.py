@@ -30,7 +30,7 @@ def test_cpu_flags_are_read_from_cpuinfo(tmp_path: Path) -> None:
 def test_auto_is_bf16_only_on_a_cpu_with_native_bf16(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("dovos.embeddings.cpu_flags", lambda: frozenset({"avx2", "amx_bf16"}))
     assert resolve_precision("auto", "cpu") == "bf16"
-    assert resolve_precision("auto", "cuda") == "fp32"
+    assert resolve_precision("auto", "cuda") == "fp16"  # see test_embedding_device.py
     monkeypatch.setattr("dovos.embeddings.cpu_flags", lambda: frozenset({"avx2"}))
     assert resolve_precision("auto", "cpu") == "fp32"
     assert resolve_precision("FP32", "cpu") == "fp32"
