@@ -20,6 +20,7 @@ import json
 import random
 import tempfile
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from time import perf_counter
@@ -97,12 +98,14 @@ def generate_chatgpt_export(
     export = []
     for index in range(0, messages, per_conversation):
         count = min(per_conversation, messages - index)
-        export.append(_conversation(rng, vocabulary, len(export), count, lengths))
+        export.append(chatgpt_conversation(rng, lambda words: vocabulary.text(rng, words),
+                                           len(export), count, lengths))
     return export
 
 
-def _conversation(rng: random.Random, vocabulary: Vocabulary, number: int, count: int,
-                  lengths: Lengths) -> dict[str, Any]:
+def chatgpt_conversation(rng: random.Random, text: Callable[[int], str], number: int,
+                         count: int, lengths: Lengths) -> dict[str, Any]:
+    """One generated ChatGPT conversation of `count` turns; `text(words)` writes a turn."""
     start = 1_600_000_000 + number * 3_600.5
     mapping: dict[str, Any] = {}
     root = f"{BENCH_PREFIX}{number}-root"
@@ -115,14 +118,12 @@ def _conversation(rng: random.Random, vocabulary: Vocabulary, number: int, count
         words = rng.randint(*(lengths.user if role == "user" else lengths.assistant))
         node_id = f"{BENCH_PREFIX}{number}-{turn}"
         if turn == regenerate_at:  # an earlier answer the user regenerated
-            _add_node(mapping, parent, node_id + "-old", role, vocabulary.text(rng, words),
-                      start + turn * 30)
-        parent = _add_node(mapping, parent, node_id, role, vocabulary.text(rng, words),
-                           start + turn * 30 + 5)
+            _add_node(mapping, parent, node_id + "-old", role, text(words), start + turn * 30)
+        parent = _add_node(mapping, parent, node_id, role, text(words), start + turn * 30 + 5)
     return {
         "id": f"{BENCH_PREFIX}{number}",
         "conversation_id": f"{BENCH_PREFIX}{number}",
-        "title": vocabulary.text(rng, 4).rstrip("."),
+        "title": text(4).rstrip("."),
         "create_time": start,
         "update_time": start + count * 30,
         "mapping": mapping,

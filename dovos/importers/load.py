@@ -67,6 +67,7 @@ class ExportStream:
         self._column = 0  # characters after the last discarded newline
         self._bytes = 0  # bytes read so far
         self._eof = False
+        self._started = False  # any text decoded yet (a byte order mark may start it)
         try:
             self.is_list = self._start()
         except BaseException:
@@ -120,8 +121,9 @@ class ExportStream:
         if not raw:
             self._eof = True
         text = self._decode(raw, final=not raw)
-        if self._bytes == len(raw) and text.startswith("\ufeff"):
-            text = text[1:]  # a byte order mark, as utf-8-sig reads it
+        if not self._started and text:
+            self._started = True
+            text = text.removeprefix("\ufeff")  # a byte order mark, as utf-8-sig reads it
         self._discard_parsed()
         self._text += text
 

@@ -12,11 +12,9 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections import Counter
@@ -26,9 +24,11 @@ from typing import Any
 
 import psutil
 import pytest
+from fault_support import postmaster_pid as _postmaster_pid
+from fault_support import private_cluster
+from fault_support import restarted as _restarted
 from worker_support import conversations, edit, inputs, job_counts, store, wait_until
 
-from dovos.config import Settings
 from dovos.db import Database
 from dovos.worker import Worker
 
@@ -59,20 +59,11 @@ def _text(i: int) -> str:
 
 @pytest.fixture(scope="module")
 def private_database() -> Iterator[Database]:
-    """A migrated database on an embedded cluster of its own. (Not under pytest's
-    tmp_path: other pytest sessions reset that tree to mode 0700, which the server's
-    system user cannot enter when the tests run as root.)"""
-    home = Path(tempfile.mkdtemp(prefix="dovos-faults-"))
-    database = Database.open(Settings(home=home, database_url=None), application="faults")
-    try:
+    """A migrated database on an embedded cluster of its own (fault_support)."""
+    with private_cluster() as database:
         with database.connect(autocommit=True) as connection:
             connection.execute(AUDIT_SQL)
         yield database
-    finally:
-        database.close()
-        if database.embedded is not None:
-            database.embedded.stop(force=True)
-        shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.fixture
@@ -112,20 +103,6 @@ def _current_inputs(connection: Any) -> list[Any]:
     with connection.cursor() as cursor:
         ids = [row[0] for row in cursor.execute("SELECT id FROM messages").fetchall()]
         return fetch_embedding_inputs(cursor, ids)
-
-
-def _postmaster_pid(database: Database) -> int:
-    assert database.embedded is not None
-    return int((Path(database.embedded.pgdata) / "postmaster.pid").read_text().split()[0])
-
-
-def _restarted(database: Database, old_pid: int) -> bool:
-    """A new postmaster is ready (postmaster.pid may be half-written meanwhile)."""
-    assert database.embedded is not None
-    try:
-        return database.embedded.is_running() and _postmaster_pid(database) != old_pid
-    except (AssertionError, ValueError, IndexError, OSError):
-        return False
 
 
 def test_postmaster_killed_during_a_batch(faults_db, embedder, caplog) -> None:
