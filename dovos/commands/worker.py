@@ -1,6 +1,8 @@
-"""`dovos worker` (run the embedding worker) and `dovos jobs` (inspect and retry the queue).
+"""`dovos worker` (run the embedding worker), `dovos jobs` (inspect and retry the queue)
+and `dovos models` (the embedding models in the archive; `add` queues a model's backfill).
 
-Thin shells over `dovos.worker.Worker(...).run()`, `queue_report()` and `retry_failed()`.
+Thin shells over `dovos.worker.Worker(...).run()`, `queue_report()`, `retry_failed()`,
+`dovos.worker.models.model_report()` and `add_model()`.
 """
 
 from __future__ import annotations
@@ -34,6 +36,14 @@ def register(app: typer.Typer) -> None:
     jobs_app.callback()(jobs_command)
     jobs_app.command("retry")(jobs_retry_command)
     app.add_typer(jobs_app, name="jobs")
+    models_app = typer.Typer(
+        help="Embedding models: coverage of each; `add NAME` registers one and queues "
+        "the messages it lacks.",
+        invoke_without_command=True,
+    )
+    models_app.callback()(models_command)
+    models_app.command("add")(models_add_command)
+    app.add_typer(models_app, name="models")
 
 
 def worker_command(
@@ -154,6 +164,52 @@ def jobs_retry_command(
             f"{len(result.superseded)} more were already covered by a pending job for the same "
             "message and were closed"
         )
+
+
+def models_command(ctx: typer.Context, as_json: bool = JsonOption) -> None:
+    """List the embedding models stored in the archive with their coverage."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from dovos.commands.output import emit_json
+    from dovos.worker.models import model_report
+
+    rows = model_report()
+    if as_json:
+        emit_json([row.as_dict() for row in rows])
+        return
+    for row in rows:
+        percent = 100.0 * row.current / row.total if row.total else 100.0
+        flag = "configured" if row.configured else "not configured"
+        typer.echo(f"{row.model:<32} {row.dimensions:>5}-d  {percent:5.1f}% current "
+                   f"({row.missing} missing, {row.stale} stale)  {flag}")
+
+
+def models_add_command(
+    name: str = typer.Argument(..., help="Storage name, e.g. all-MiniLM-L6-v2@bf16."),
+    dimensions: int = typer.Option(
+        None, "--dimensions", min=1, max=2000,
+        help="The model's vector size (default: load the model and ask it).",
+    ),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Register model NAME with its own HNSW index and queue every message lacking a
+    current embedding of it (one transaction); a worker configured with it embeds them."""
+    from dovos.commands.output import emit_json, fail, print_mapping
+    from dovos.embeddings import EmbeddingModelError
+    from dovos.worker.models import add_model
+
+    try:
+        result = add_model(name, dimensions=dimensions, progress=progress and not as_json)
+    except (ValueError, EmbeddingModelError) as error:
+        fail(str(error))
+    if as_json:
+        emit_json(result.as_dict())
+        return
+    print_mapping(result.as_dict())
+    if not result.configured:
+        typer.echo(f"note: add {name} to DOVOS_EMBEDDING_MODELS, or the worker will not "
+                   "embed with it", err=True)
 
 
 def _rounded(values: dict[str, Any]) -> dict[str, Any]:

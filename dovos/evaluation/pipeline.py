@@ -56,8 +56,13 @@ def prepare_dataset(
     embedder: Any = None,
     drain: bool = True,
     progress: bool = True,
+    models: list[str] | None = None,
 ) -> Prepared:
-    """Resolve `spec`, import it if needed, drain the queue; return a search service on it."""
+    """Resolve `spec`, import it if needed, drain the queue; return a search service on it.
+
+    `models` (storage names) are embedded too, each after `embedder`'s (default the
+    configured one): `dovos.worker.models.add_model` queues what the model lacks and a
+    worker with that model drains it, so runs can compare models on one database."""
     from dovos.search.service import SearchService
 
     if database is None:
@@ -67,6 +72,14 @@ def prepare_dataset(
     dataset = spec if isinstance(spec, Dataset) else resolve_dataset(spec, database)
     imported = ensure_imported(database, dataset, progress=progress)
     drained = drain_queue(database, embedder=embedder, progress=progress) if drain else None
+    if drain and (embedder is not None or models):
+        from dovos.embeddings import embedder_named
+        from dovos.worker.models import add_model
+
+        chosen = [embedder] if embedder is not None else []
+        for extra in chosen + [embedder_named(name) for name in models or []]:
+            if add_model(extra.name, database, embedder=extra, progress=progress).messages:
+                drain_queue(database, embedder=extra, progress=progress)
     return Prepared(dataset, database, SearchService(database, embedder), imported, drained)
 
 
@@ -172,6 +185,7 @@ def evaluate_querysets(
     metrics: list[str] | None = None,
     compare: bool = True,
     progress: bool = True,
+    model: str | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[str, dict[str, RunResult]]]:
     """Run `modes` over each query set; (metrics, comparison, categories, runs).
 
@@ -188,7 +202,8 @@ def evaluate_querysets(
         if max_queries:
             judged = judged.head(max_queries)
         results = execute_runs(
-            service, judged, modes, depth=max(depth, k), params=params, progress=progress
+            service, judged, modes, depth=max(depth, k), params=params, progress=progress,
+            model=model,
         )
         runs: dict[str, Run] = {mode: result.run for mode, result in results.items()}
         if runs_dir is not None:
@@ -237,11 +252,20 @@ def evaluate_dataset(
     max_queries: int = 0,
     runs_dir: str | Path | None = None,
     progress: bool = True,
+    model: str | None = None,
 ) -> EvalResult:
-    """Prepare `spec` (import if needed, drain the worker) and evaluate `modes` on it."""
+    """Prepare `spec` (import if needed, drain the worker) and evaluate `modes` on it;
+    `model` names the embedding model of the vector leg (default: the configured one),
+    embedded first if the database lacks it."""
     check_modes(modes)  # before anything is imported or embedded
+    embedder = None
+    if model is not None:
+        from dovos.embeddings import embedder_named
+
+        embedder = embedder_named(model)
     prepared = prepare_dataset(
-        spec, database, progress=progress, drain=any(mode != "lexical" for mode in modes)
+        spec, database, progress=progress, drain=any(mode != "lexical" for mode in modes),
+        embedder=embedder,
     )
     dataset = prepared.dataset
     chosen = _choose(dataset, querysets)

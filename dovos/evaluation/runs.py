@@ -106,8 +106,10 @@ def execute_run(
     params: SearchParams | dict[str, Any] | None = None,
     name: str | None = None,
     progress: bool = True,
+    model: str | None = None,
 ) -> RunResult:
-    """Search every query of `queryset` in `mode` (top `depth` hits) into a named Run."""
+    """Search every query of `queryset` in `mode` (top `depth` hits) into a named Run;
+    `model` picks the embedding model of the vector leg (default: the service's)."""
     overrides = params.as_dict() if isinstance(params, SearchParams) else dict(params or {})
     name = name or mode
     _check_name(name)
@@ -121,7 +123,7 @@ def execute_run(
         leave=False,
     )
     for query in queries:  # SearchService encodes each query on one torch thread
-        _search_into(service, queryset, query, mode, depth, overrides, result, data)
+        _search_into(service, queryset, query, mode, depth, overrides, result, data, model)
     result.run = make_run(data, name)
     return result
 
@@ -135,14 +137,17 @@ def _search_into(
     overrides: dict[str, Any],
     result: RunResult,
     data: dict[str, dict[str, float]],
+    model: str | None = None,
 ) -> None:
     """Search one query and record its hits (into `data`) and timing (into `result`)."""
+    chosen = {"model": model} if model is not None else {}  # any Searcher without one
     response = service.search(
         query.text,
         mode=mode,
         k=depth,
         filters=queryset.search_filters(query),
         params=overrides or None,
+        **chosen,
     )
     result.elapsed_ms[query.id] = float(response.elapsed_ms)
     result.effective_modes[response.effective_mode] += 1
@@ -160,10 +165,12 @@ def execute_runs(
     depth: int = DEFAULT_DEPTH,
     params: SearchParams | dict[str, Any] | None = None,
     progress: bool = True,
+    model: str | None = None,
 ) -> dict[str, RunResult]:
-    """One run per mode, named after the mode, with the same parameters."""
+    """One run per mode, named after the mode, with the same parameters (and model)."""
     return {
-        mode: execute_run(service, queryset, mode, depth=depth, params=params, progress=progress)
+        mode: execute_run(service, queryset, mode, depth=depth, params=params,
+                          progress=progress, model=model)
         for mode in modes
     }
 

@@ -229,6 +229,17 @@ class EmbeddingRepository:
 
 
 # -- models -------------------------------------------------------------------------------
+COVERAGE_SQL = "SELECT model, total, embedded, stale FROM embedding_coverage(%(model)s)"
+
+
+def coverage_of(connection: psycopg.Connection[Any], model: str) -> Coverage:
+    """`model`'s coverage on a psycopg connection (EmbeddingRepository.coverage's twin)."""
+    with connection.cursor(row_factory=dict_row) as cursor:
+        row = cursor.execute(COVERAGE_SQL, {"model": model}).fetchone()
+    return Coverage(model=row["model"], total=int(row["total"]),
+                    embedded=int(row["embedded"]), stale=int(row["stale"]))
+
+
 class ModelDimensionError(ValueError):
     """A model is stored with another dimension than the one asked for."""
 
