@@ -1,20 +1,24 @@
-"""Tune the hybrid parameters on a training split, report them on a held-out split.
+"""Tune the hybrid parameters, cross-validated: every claim is out of fold.
 
-Two searches, both scored on the training queries only:
+Two searches, both scored on training queries only:
 
-- `grid_search`: each combination of hybrid parameters is run through the search
-  service, i.e. fused in the database exactly as production ranks;
+- the grid (`grid_runs`): each combination of hybrid parameters is run through the
+  search service, i.e. fused in the database exactly as production ranks;
 - `optimize_legs`: the lexical and vector legs are exported once as runs (at the
   fusion depth, `candidates`) and `ranx.optimize_fusion` searches the weighted sum of
   their min-max normalised scores in memory. The service's "weighted" fusion computes
   that same sum, so ranx's weights become `lexical_weight`/`vector_weight` directly.
 
-`tune_hybrid` runs both, keeps whichever scored higher on train, then runs the stored
-defaults and the chosen parameters on the held-out queries and compares them under the
-one significance rule (`dovos.evaluation.metrics.significance`: the paired t-test and
-Fisher's randomization test both below 0.05), the rule the report uses too. Only `save=True` stores the choice (with its provenance: dataset,
-split, metric, scores, date) through `SearchService.save_params`; the report says
-plainly when the tuned parameters do not beat the defaults on held-out queries.
+`tune_hybrid` runs every combination, the defaults and both legs ONCE over all judged
+queries, then cross-validates (`dovos.evaluation.crossval`: leave-one-sample-out on
+LoCoMo, seeded k-fold over queries elsewhere): per fold, `fusion_tuner` keeps whichever
+search scored higher on the training queries, and that choice is scored on the held-out
+fold only. Tuned and defaults are compared on the pooled out-of-fold per-query scores
+under the one significance rule (`dovos.evaluation.metrics.significance`: paired t-test
+and Fisher's randomization test both below 0.05); "tuned beats defaults" is said only
+then. The final parameters are tuned on all judged queries; only `save=True` stores
+them (with provenance: dataset, folds, metric, out-of-fold scores, date) through
+`SearchService.save_params`.
 """
 
 from __future__ import annotations
@@ -28,7 +32,19 @@ import pandas as pd
 from ranx import Run, fuse, optimize_fusion
 from tqdm.auto import tqdm
 
-from dovos.evaluation.metrics import compare_runs, evaluate_runs
+from dovos.evaluation.crossval import (
+    DEFAULT_K,
+    DEFAULT_SEED,
+    TUNED,
+    CrossValidation,
+    Fold,
+    Selection,
+    Tuner,
+    best_of,
+    cross_validate,
+    make_folds,
+)
+from dovos.evaluation.metrics import evaluate_runs
 from dovos.evaluation.querysets import QuerySet
 from dovos.evaluation.runs import Searcher, execute_run, make_run, strictly_decreasing
 from dovos.search.types import SearchParams
@@ -54,75 +70,90 @@ def expand_grid(axes: dict[str, list[Any]]) -> list[dict[str, Any]]:
 
 @dataclass
 class TuningResult:
-    """Everything a tuning run found; DataFrames for the notebook."""
+    """Everything a cross-validated tuning run found; DataFrames for the notebook.
+
+    `cv` holds the claim: per-fold and pooled out-of-fold scores of the defaults, the
+    tuned choice and each leg, and the paired test of tuned vs defaults out of fold.
+    `grid`, `ranx_weights`, `chosen` and `train_score` are the final choice, tuned on all
+    judged queries (in sample: what `save` stores, never what is claimed).
+    """
 
     metric: str
-    train_queries: int
-    test_queries: int
-    grid: pd.DataFrame  # one row per combination, its train score
-    ranx_weights: dict[str, float]  # optimize_fusion's weights for (lexical, vector)
+    queries: int  # judged queries, each held out exactly once
+    cv: CrossValidation
+    grid: pd.DataFrame  # one row per combination, its mean on all judged queries
+    ranx_weights: dict[str, float]  # optimize_fusion's weights on all judged queries
     ranx_train_score: float
-    chosen: dict[str, Any]  # the overrides kept
+    chosen: dict[str, Any]  # the overrides kept (tuned on all judged queries)
     chosen_method: str  # "grid" or "ranx.optimize_fusion"
-    train_score: float
+    train_score: float  # the final choice's in-sample score
     defaults: dict[str, Any]
-    heldout: pd.DataFrame  # defaults, tuned, ranx in memory and each leg on the test split
-    comparison: pd.DataFrame  # defaults vs tuned: both p-values and `significant`
     saved: bool = False
     provenance: dict[str, Any] = field(default_factory=dict)
-    runs: dict[str, Run] = field(default_factory=dict)  # test-split runs by name
-    legs: dict[str, Run] = field(default_factory=dict)  # test-split lexical and vector legs
-    test: QuerySet | None = None
+    runs: dict[str, Run] = field(default_factory=dict)  # defaults, lexical, vector, grid-N
+    legs: dict[str, Run] = field(default_factory=dict)  # lexical and vector at fusion depth
+    queryset: QuerySet | None = None  # the judged queries tuned and scored
+
+    @property
+    def out_of_fold(self) -> pd.DataFrame:
+        """Pooled out-of-fold mean per run (rows) and metric (columns)."""
+        return pd.DataFrame(
+            {m: self.cv.out_of_fold[m][self.cv.runs].mean() for m in self.cv.metrics}
+        )
+
+    @property
+    def comparison(self) -> pd.DataFrame:
+        """Tuned vs each reference on the pooled out-of-fold per-query scores."""
+        return self.cv.comparison
 
     @property
     def default_test_score(self) -> float:
-        return float(self.heldout.loc["defaults", self.metric])
+        """The defaults' pooled out-of-fold `metric` (what tuning must beat)."""
+        return self.cv.baseline_score
 
     @property
     def tuned_test_score(self) -> float:
-        return float(self.heldout.loc["tuned", self.metric])
+        """The tuned choice's pooled out-of-fold `metric` (each fold tuned without it)."""
+        return self.cv.tuned_score
 
     @property
     def improved(self) -> bool:
-        return self.tuned_test_score > self.default_test_score
+        return self.cv.improved
 
     @property
     def significant(self) -> bool:
-        """Tuned vs defaults on `metric` is significant under metrics.significance."""
-        rows = self.comparison[self.comparison["metric"] == self.metric]
-        return bool(rows["significant"].any()) if not rows.empty else False
+        """Tuned vs defaults on `metric`, out of fold, under metrics.significance."""
+        return self.cv.significant
 
     @property
     def p_values(self) -> tuple[float, float]:
-        """(paired t-test, Fisher randomization) p of tuned vs defaults on `metric`."""
-        row = self.comparison[self.comparison["metric"] == self.metric]
-        if row.empty:
-            return float("nan"), float("nan")
-        return float(row["p_t-test"].iloc[0]), float(row["p_fisher"].iloc[0])
+        """(paired t-test, Fisher randomization) p of tuned vs defaults, out of fold."""
+        test = self.cv.test("defaults", TUNED)
+        return float(test["p_t-test"]), float(test["p_fisher"])
+
+    @property
+    def fold_sizes(self) -> tuple[int, int]:
+        """(training, held-out) queries of an average fold; they add up to `queries`."""
+        train = round(sum(len(f.train) for f in self.cv.folds) / len(self.cv.folds))
+        return train, self.queries - train
 
     def verdict(self) -> str:
-        """One sentence stating whether tuning helped on the held-out queries."""
-        p_t, p_f = self.p_values
-        change = self.tuned_test_score - self.default_test_score
-        if self.improved and self.significant:
-            judgement = "beat the defaults"
-        elif self.improved:
-            judgement = "did not significantly beat the defaults (the gain is within noise)"
-        else:
-            judgement = "did not beat the defaults"
+        """The out-of-fold verdict, then what the final choice is."""
         return (
-            f"Tuned parameters ({self.chosen_method}, {self.chosen}) {judgement} on the "
-            f"{self.test_queries} held-out queries: {self.metric} "
-            f"{self.tuned_test_score:.3f} vs {self.default_test_score:.3f} "
-            f"({change:+.4f}, paired t-test p={p_t:.3g}, Fisher p={p_f:.3g})."
+            f"{self.cv.verdict()} Final choice on all {self.queries} queries "
+            f"({self.chosen_method}): {self.chosen}."
         )
 
     def summary(self) -> dict[str, Any]:
-        """The headline figures (JSON-ready) for reports."""
+        """The headline figures (JSON-ready) for reports; scores are out of fold."""
+        train, test = self.fold_sizes
         return {
             "metric": self.metric,
-            "train_queries": self.train_queries,
-            "test_queries": self.test_queries,
+            "queries": self.queries,
+            "scheme": self.cv.scheme,
+            "folds": len(self.cv.folds),
+            "train_queries": train,  # per fold, on average
+            "test_queries": test,  # per fold, on average
             "chosen_method": self.chosen_method,
             "chosen": self.chosen,
             "train_score": self.train_score,
@@ -138,6 +169,48 @@ class TuningResult:
         }
 
 
+def grid_runs(
+    service: Searcher,
+    queryset: QuerySet,
+    grid: list[dict[str, Any]] | None = None,
+    *,
+    depth: int = 100,
+    base: dict[str, Any] | None = None,
+    progress: bool = True,
+) -> list[tuple[dict[str, Any], Run]]:
+    """Each hybrid parameter combination (over `base`, default: the code defaults) run
+    through the search service on every query of `queryset`: fused in the database
+    exactly as production ranks. Folds then only pick among these runs."""
+    base = SearchParams().as_dict() if base is None else base
+    results = []
+    for index, overrides in enumerate(
+        tqdm(grid or DEFAULT_GRID, desc="grid search", unit="config", disable=not progress)
+    ):
+        run = execute_run(
+            service,
+            queryset,
+            "hybrid",
+            depth=depth,
+            params={**base, **overrides},
+            name=f"grid-{index + 1}",
+            progress=False,
+        ).run
+        results.append((dict(overrides), run))
+    return results
+
+
+def grid_frame(
+    queryset: QuerySet, runs: list[tuple[dict[str, Any], Run]], metric: str = "ndcg@10"
+) -> pd.DataFrame:
+    """Each combination and its mean `metric` on `queryset`, best first."""
+    rows = []
+    for overrides, run in runs:
+        score = evaluate_runs(queryset, {"grid": run}, [metric]).loc["grid", metric]
+        rows.append({**overrides, metric: float(score)})
+    frame = pd.DataFrame(rows)
+    return frame.sort_values(metric, ascending=False, kind="stable").reset_index(drop=True)
+
+
 def grid_search(
     service: Searcher,
     train: QuerySet,
@@ -148,26 +221,9 @@ def grid_search(
     base: dict[str, Any] | None = None,
     progress: bool = True,
 ) -> pd.DataFrame:
-    """Train score of each hybrid parameter combination (over `base`, default: the code
-    defaults), best first."""
-    base = SearchParams().as_dict() if base is None else base
-    rows = []
-    for overrides in tqdm(
-        grid or DEFAULT_GRID, desc="grid search", unit="config", disable=not progress
-    ):
-        result = execute_run(
-            service,
-            train,
-            "hybrid",
-            depth=depth,
-            params={**base, **overrides},
-            name="grid",
-            progress=False,
-        )
-        score = evaluate_runs(train, {"grid": result.run}, [metric]).loc["grid", metric]
-        rows.append({**overrides, metric: float(score)})
-    frame = pd.DataFrame(rows)
-    return frame.sort_values(metric, ascending=False, kind="stable").reset_index(drop=True)
+    """Score of each hybrid parameter combination on `train`, best first."""
+    runs = grid_runs(service, train, grid, depth=depth, base=base, progress=progress)
+    return grid_frame(train, runs, metric)
 
 
 def leg_runs(
@@ -289,98 +345,125 @@ def align_run(run: Run, queryset: QuerySet) -> Run:
     return aligned
 
 
+def fusion_tuner(
+    queryset: QuerySet,
+    grid: list[tuple[dict[str, Any], Run]],
+    legs: dict[str, Run],
+    metric: str = "ndcg@10",
+) -> Tuner:
+    """The tuner cross-validation calls per fold: the best grid combination on the
+    training queries, or ranx.optimize_fusion's weights on the training legs when those
+    score higher there. Its run covers every query; only the held-out fold is scored."""
+    runs = {run.name: run for _, run in grid}
+    params = {run.name: overrides for overrides, run in grid}
+    pick = best_of(queryset, runs, metric, params)
+
+    def tune(train: QuerySet) -> Selection:
+        best = pick(train)
+        weights, score = optimize_legs(train, legs, metric)
+        if score > best.train_score:
+            fused = fuse_legs(
+                legs["lexical"], legs["vector"], queryset=queryset, name="ranx-wsum", **weights
+            )
+            chosen = {"fusion": "weighted", **weights}
+            return Selection("ranx.optimize_fusion", chosen, score, fused)
+        return Selection("grid", _coerce(best.params), best.train_score, best.run)
+
+    return tune
+
+
 def tune_hybrid(
     service: Any,
     queryset: QuerySet,
     *,
     metric: str = "ndcg@10",
     grid: list[dict[str, Any]] | None = None,
-    train_fraction: float = 0.5,
-    seed: int = 0,
+    k: int = DEFAULT_K,
+    seed: int = DEFAULT_SEED,
+    folds: list[Fold] | None = None,
     depth: int = 100,
     save: bool = False,
     dataset: str | None = None,
     progress: bool = True,
 ) -> TuningResult:
-    """Grid search and ranx weight optimisation on train; defaults vs tuned on test."""
-    train, test = queryset.judged().split(train_fraction, seed)
+    """Cross-validated tuning of the hybrid parameters (see the module doc).
+
+    Folds: `folds`, else `make_folds(queryset, k, seed)` (leave-one-sample-out on LoCoMo,
+    k-fold over queries otherwise). Every grid combination, the defaults and both legs
+    run once over all judged queries; each fold then tunes on its training queries and
+    is scored on its held-out ones. The final choice is tuned on all judged queries.
+    """
+    judged = queryset.judged()
+    folds = folds if folds is not None else make_folds(judged, k, seed)
     defaults = SearchParams().as_dict()  # the code defaults: what tuning must beat
     previous = service.stored_params().as_dict()
-    grid_frame = grid_search(
-        service, train, grid, metric=metric, depth=depth, base=defaults, progress=progress
+    combinations = grid_runs(
+        service, judged, grid or DEFAULT_GRID, depth=depth, base=defaults, progress=progress
     )
-    legs = leg_runs(service, train, defaults, progress=progress)
-    ranx_weights, ranx_score = optimize_legs(train, legs, metric)
-    best_grid = _coerce(dict(grid_frame.iloc[0].drop(metric).dropna()))
-    grid_score = float(grid_frame.iloc[0][metric])
-    if ranx_score > grid_score:
-        chosen, method, train_score = (
-            {"fusion": "weighted", **ranx_weights},
-            "ranx.optimize_fusion",
-            ranx_score,
-        )
-    else:
-        chosen, method, train_score = best_grid, "grid", grid_score
-    runs, legs = _heldout_runs(service, test, defaults, chosen, ranx_weights, depth, progress)
-    heldout = evaluate_runs(test, runs, [metric, *_extra_metrics(metric)])
-    comparison = compare_runs(
-        test, {"defaults": runs["defaults"], "tuned": runs["tuned"]}, [metric]
+    legs = leg_runs(service, judged, defaults, progress=progress)
+    default_run = execute_run(
+        service, judged, "hybrid", depth=depth, params=defaults, name="defaults", progress=progress
+    ).run
+    tuner = fusion_tuner(judged, combinations, legs, metric)
+    cv = cross_validate(
+        judged,
+        tuner,
+        {**legs, "defaults": default_run},
+        folds=folds,
+        metric=metric,
+        metrics=[metric, *_extra_metrics(metric)],
+        baseline="defaults",
     )
+    final = tuner(judged)
+    ranx_weights, ranx_score = optimize_legs(judged, legs, metric)
     result = TuningResult(
         metric=metric,
-        train_queries=len(train),
-        test_queries=len(test),
-        grid=grid_frame,
+        queries=len(judged),
+        cv=cv,
+        grid=grid_frame(judged, combinations, metric),
         ranx_weights=ranx_weights,
         ranx_train_score=ranx_score,
-        chosen=chosen,
-        chosen_method=method,
-        train_score=train_score,
+        chosen=final.params,
+        chosen_method=final.label,
+        train_score=final.train_score,
         defaults=defaults,
-        heldout=heldout,
-        comparison=comparison,
-        runs=runs,
+        runs={"defaults": default_run, **legs, **{run.name: run for _, run in combinations}},
         legs=legs,
-        test=test,
+        queryset=judged,
     )
-    result.provenance = _provenance(result, queryset, dataset, seed, train_fraction)
+    result.provenance = _provenance(result, queryset, dataset, seed)
     result.provenance["previous"] = previous
     if save:
-        service.save_params(SearchParams().merged(chosen), result.provenance)
+        service.save_params(SearchParams().merged(result.chosen), result.provenance)
         result.saved = True
     return result
 
 
-def _heldout_runs(
-    service: Any,
-    test: QuerySet,
-    defaults: dict[str, Any],
-    chosen: dict[str, Any],
-    ranx_weights: dict[str, float],
-    depth: int,
-    progress: bool,
-) -> tuple[dict[str, Run], dict[str, Run]]:
-    tuned = {**defaults, **chosen}
-    runs = {
-        "defaults": execute_run(
-            service,
-            test,
-            "hybrid",
-            depth=depth,
-            params=defaults,
-            name="defaults",
-            progress=progress,
-        ).run,
-        "tuned": execute_run(
-            service, test, "hybrid", depth=depth, params=tuned, name="tuned", progress=progress
-        ).run,
-    }
-    legs = leg_runs(service, test, defaults, progress=progress)
-    runs["ranx-wsum"] = fuse_legs(
-        legs["lexical"], legs["vector"], queryset=test, name="ranx-wsum", **ranx_weights
-    )
-    runs.update(legs)  # the single legs, for reference in the held-out table
-    return runs, legs
+def tune_dataset(
+    spec: str,
+    *,
+    queryset: str | None = None,
+    max_queries: int = 0,
+    database: Any = None,
+    progress: bool = True,
+    **options: Any,
+) -> TuningResult:
+    """`dovos tune` as a Python call: prepare dataset `spec` (import, embed), then
+    `tune_hybrid` on its query set `queryset` (default: the primary one); `options` go
+    to tune_hybrid (metric, grid, k, seed, save, ...)."""
+    from dovos.evaluation.pipeline import prepare_dataset
+
+    prepared = prepare_dataset(spec, database, progress=progress)
+    sets = prepared.dataset.querysets
+    if queryset and queryset not in sets:
+        raise ValueError(
+            f"dataset {prepared.dataset.name!r} has no query set {queryset!r}; "
+            f"it has {', '.join(sets)}"
+        )
+    target = (sets[queryset] if queryset else prepared.dataset.queryset).judged()
+    if max_queries:
+        target = target.head(max_queries)
+    return tune_hybrid(prepared.service, target, dataset=spec, progress=progress, **options)
 
 
 def _extra_metrics(metric: str) -> list[str]:
@@ -400,24 +483,28 @@ def _coerce(overrides: dict[str, Any]) -> dict[str, Any]:
 
 
 def _provenance(
-    result: TuningResult, queryset: QuerySet, dataset: str | None, seed: int, fraction: float
+    result: TuningResult, queryset: QuerySet, dataset: str | None, seed: int
 ) -> dict[str, Any]:
     from dovos.evaluation.datasets import fingerprint
 
+    train, test = result.fold_sizes
     return {
         "dataset": dataset or queryset.name,
         "queryset": queryset.name,
         "queryset_fingerprint": fingerprint(queryset),
         "metric": result.metric,
         "method": result.chosen_method,
-        "split": {
-            "train_fraction": fraction,
+        "cross_validation": {
+            "scheme": result.cv.scheme,
+            "folds": [f.name for f in result.cv.folds],
             "seed": seed,
-            "train": result.train_queries,
-            "test": result.test_queries,
+            "queries": result.queries,
+            "train_per_fold": train,
+            "test_per_fold": test,
         },
         "train_score": result.train_score,
         "default_test_score": result.default_test_score,
         "tuned_test_score": result.tuned_test_score,
+        "significant": result.significant,
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
     }

@@ -99,9 +99,19 @@ def _compare(results: dict) -> None:  # type: ignore[type-arg]
 
 
 def _tune(results: dict) -> None:  # type: ignore[type-arg]
-    assert results["train_queries"] + results["test_queries"] == 24
+    assert results["train_queries"] + results["test_queries"] == 24  # per fold, on average
     assert 0.0 <= results["tuned_test_score"] <= 1.0 and not results["saved"]
     assert set(results["sweep"]) == {"wsum", "rrf"}
+    # Cross-validated: five folds over the 24 queries, each held out once, per-fold table
+    # with mean, spread and the pooled out-of-fold row; the claim is out of fold.
+    cv = results["cv"]
+    assert results["scheme"] == cv["scheme"] == "5-fold over queries"
+    assert sum(fold["test"] for fold in cv["folds"]) == 24
+    rows = cv["per_fold"]["ndcg@10"]
+    assert [row["fold"] for row in rows] == [*(f"fold-{i}" for i in range(1, 6)), "mean", "std", "pooled"]
+    assert rows[-1]["tuned"] == pytest.approx(results["tuned_test_score"])
+    assert rows[-1]["defaults"] == pytest.approx(results["default_test_score"])
+    assert results["verdict"].startswith("Out of fold (5-fold over queries, 24 queries)")
     # Tuning judges significance by the same rule as the report: both tests below 0.05.
     assert results["significant"] == (results["p_t_test"] < 0.05 and results["p_fisher"] < 0.05)
 
