@@ -1,7 +1,8 @@
-"""`dovos eval` and `dovos report`: thin shells over dovos.evaluation.
+"""`dovos eval`, `dovos tune` and `dovos report`: thin shells over dovos.evaluation.
 
-dovos eval --dataset demo|locomo:PATH|beir:PATH [--modes lexical,vector,hybrid] [--k 10] [--json]
-dovos report [--dataset demo|locomo:PATH|beir:PATH] [--out eval/reports]
+dovos eval --dataset demo|locomo:PATH|beir:PATH[@SPLIT] [--modes lexical,vector,hybrid] [--k 10] [--json]
+dovos tune --dataset ... [--k 5] [--seed 0] [--grid JSON] [--save] [--json]   (cross-validated)
+dovos report [--dataset demo|locomo:PATH|beir:PATH[@SPLIT]] [--out eval/reports]
 """
 
 from __future__ import annotations
@@ -11,12 +12,13 @@ from typing import Any
 
 import typer
 
-DATASET_HELP = "demo | locomo:PATH | beir:PATH | known-items[:N] | queryset:PATH"
+DATASET_HELP = "demo | locomo:PATH | beir:PATH[@SPLIT] | known-items[:N] | queryset:PATH"
 
 
 def register(app: typer.Typer) -> None:
-    """Add `eval` and `report` to the `dovos` command."""
+    """Add `eval`, `tune` and `report` to the `dovos` command."""
     app.command("eval")(eval_command)
+    app.command("tune")(tune_command)
     app.command("report")(report_command)
 
 
@@ -34,8 +36,10 @@ def eval_command(
         Path("eval/runs"), "--runs-dir", help="Where the TREC run files go."
     ),
     model: str = typer.Option(
-        None, "--model", help="Embedding model of the vector leg (default: the configured "
-        "one); embedded first where the database lacks it."
+        None,
+        "--model",
+        help="Embedding model of the vector leg (default: the configured "
+        "one); embedded first where the database lacks it.",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON."),
 ) -> None:
@@ -105,6 +109,101 @@ def _as_json(result: Any) -> dict[str, Any]:
         "headline": result.headline(),
         "info": result.info,
     }
+
+
+def tune_command(
+    dataset: str = typer.Option("demo", "--dataset", "-d", help=DATASET_HELP),
+    queryset: str = typer.Option(
+        "", "--queryset", help="Query set of the dataset (default: primary)."
+    ),
+    metric: str = typer.Option("ndcg@10", "--metric", help="What tuning maximises."),
+    k: int = typer.Option(5, "--k", min=2, help="Folds of k-fold (sets without LoCoMo samples)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the k-fold cut."),
+    grid: str = typer.Option(
+        "", "--grid", help='JSON list of overrides, e.g. \'[{"fusion": "rrf"}]\'.'
+    ),
+    max_queries: int = typer.Option(
+        0, "--max-queries", min=0, help="First N judged queries (0: all)."
+    ),
+    save: bool = typer.Option(
+        False, "--save", help="Store the final choice as the search defaults."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON."),
+) -> None:
+    """Tune the hybrid parameters cross-validated; print per-fold scores and the out-of-fold verdict.
+
+    LoCoMo: leave one sample out; other sets: k-fold over queries. "Tuned beats defaults"
+    only when the pooled out-of-fold scores say so (t-test and Fisher p<0.05)."""
+    from dovos.commands.output import emit_json, fail
+    from dovos.evaluation.tuning import tune_dataset
+
+    try:
+        overrides = _grid(grid)
+        result = tune_dataset(
+            dataset,
+            queryset=queryset or None,
+            max_queries=max_queries,
+            metric=metric,
+            grid=overrides,
+            k=k,
+            seed=seed,
+            save=save,
+            progress=not as_json,
+        )
+    except KeyboardInterrupt:
+        fail("interrupted: nothing was saved", code=130)
+    except (ValueError, RuntimeError, OSError) as error:
+        fail(str(error))
+    if as_json:
+        emit_json({**result.summary(), "cv": result.cv.as_dict(), "provenance": result.provenance})
+        return
+    cv = result.cv
+    typer.echo(
+        f"\n{result.queryset.name if result.queryset else dataset}: {result.queries} queries, {cv.scheme}"
+    )
+    for name in cv.metrics:
+        if name == "mrr":
+            continue
+        typer.echo(f"\n{name} per held-out fold (mean and std over folds; pooled over all queries)")
+        typer.echo(_fold_table(cv.table(name)))
+    typer.echo("\nchosen per fold (on its training queries):")
+    for fold, row in cv.choices.iterrows():
+        typer.echo(f"  {fold}: {row['label']} {row['params']} (train {row['train_score']:.4f})")
+    typer.echo("\nout of fold, paired tests (t-test and Fisher p<0.05):")
+    for row in cv.comparison.to_dict("records"):
+        if row["metric"] == "mrr":
+            continue
+        typer.echo(
+            f"  {row['metric']:<10} {row['run_b']} {row['mean_b']:.4f} vs {row['run_a']} "
+            f"{row['mean_a']:.4f} ({row['delta']:+.4f}, t p={row['p_t-test']:.3g}, "
+            f"Fisher p={row['p_fisher']:.3g}{', significant' if row['significant'] else ''})"
+        )
+    typer.echo(f"\n{result.verdict()}")
+    typer.echo("saved as the search defaults" if result.saved else "not saved (--save stores it)")
+
+
+def _grid(text: str) -> list[dict[str, Any]] | None:
+    """The --grid option: a JSON list of parameter dicts, or None for the default grid."""
+    import json
+
+    if not text:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError as error:
+        raise ValueError(f"--grid is not JSON: {error}") from None
+    if not isinstance(value, list) or not value or not all(isinstance(v, dict) for v in value):
+        raise ValueError("--grid must be a non-empty JSON list of parameter objects")
+    return value
+
+
+def _fold_table(table: Any) -> str:
+    """A fold table as text: query counts as integers, scores to four places."""
+    import math
+
+    shown = table.copy()
+    shown["queries"] = ["" if math.isnan(v) else str(int(v)) for v in shown["queries"]]
+    return shown.to_string(float_format=lambda v: f"{v:.4f}")
 
 
 def report_command(

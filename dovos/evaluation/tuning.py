@@ -393,13 +393,14 @@ def tune_hybrid(
     run once over all judged queries; each fold then tunes on its training queries and
     is scored on its held-out ones. The final choice is tuned on all judged queries.
     """
+    grid = grid or DEFAULT_GRID
+    for overrides in grid:  # a bad name fails before any search runs
+        SearchParams().merged(overrides)
     judged = queryset.judged()
     folds = folds if folds is not None else make_folds(judged, k, seed)
     defaults = SearchParams().as_dict()  # the code defaults: what tuning must beat
     previous = service.stored_params().as_dict()
-    combinations = grid_runs(
-        service, judged, grid or DEFAULT_GRID, depth=depth, base=defaults, progress=progress
-    )
+    combinations = grid_runs(service, judged, grid, depth=depth, base=defaults, progress=progress)
     legs = leg_runs(service, judged, defaults, progress=progress)
     default_run = execute_run(
         service, judged, "hybrid", depth=depth, params=defaults, name="defaults", progress=progress
