@@ -7,7 +7,8 @@ One report is one directory `<out>/<UTC timestamp>/` holding, per notebook, the 
 notebook, its HTML (code cells hidden, plots embedded as images) and its results JSON,
 plus `summary.json` (headline figures). The output root keeps every earlier report:
 `<out>/index.html` links today's notebooks, shows the headline figures next to the
-previous report's, and a trend table and plot over all reports of the same dataset,
+previous report's, the tuning's cross-validation (per fold, mean, spread, pooled, and
+the out-of-fold verdict), and a trend table and plot over all reports of the same dataset,
 so a regression is visible at a glance; `<out>/summary.json` is the latest summary.
 The index is rendered from the jinja2 template `templates/report_index.html.j2`
 (autoescaped). Each headline figure has a direction (`figure_direction`): a change is
@@ -43,6 +44,7 @@ NOTEBOOKS = ("worker", "compare_rankings", "tune_hybrid_weights", "latency_vs_go
 DEFAULT_OUT = Path("eval") / "reports"
 KERNEL = "python3"
 CELL_TIMEOUT = 3600.0  # seconds; LoCoMo's slowest cell takes about 6 minutes
+# "(held-out)" figures of the tuning are pooled out-of-fold scores (cross-validated).
 TREND_COLUMNS = ["ndcg@10 hybrid", "ndcg@10 lexical", "ndcg@10 vector", "tuned ndcg@10 (held-out)"]
 TEMPLATE = "report_index.html.j2"
 RUN_TIME = "report run time (s)"  # the index's row for the summary's `seconds`
@@ -339,8 +341,33 @@ def index_context(
         "headline": [headline_row(key, value, before[key]) for key, value in figures.items()],
         "trend_png": base64.b64encode(trend_png).decode() if trend_png else None,
         "trend": _trend_table(same),
+        "cv": cv_tables(summary.get("details", {}).get("tune_hybrid_weights") or {}),
         "earlier": _earlier_reports(out, history, run),
     }
+
+
+def cv_tables(tune: dict[str, Any]) -> dict[str, Any] | None:
+    """The tuning notebook's cross-validation, as texts for the index: per metric a table
+    of folds (rows: each fold, then mean, std over folds, pooled) by run, and the
+    out-of-fold verdict. None when the report has no tuning results."""
+    cv = tune.get("cv")
+    if not cv or not cv.get("per_fold"):
+        return None
+    tables = []
+    for metric, rows in cv["per_fold"].items():
+        if metric == "mrr":
+            continue
+        columns = [c for c in rows[0] if c != "fold"]
+        body = [
+            [row["fold"], *(_count(row[c]) if c == "queries" else _cell(row[c]) for c in columns)]
+            for row in rows
+        ]
+        tables.append({"metric": metric, "columns": ["fold", *columns], "rows": body})
+    return {"scheme": cv.get("scheme", ""), "tables": tables, "verdict": cv.get("verdict", "")}
+
+
+def _count(value: Any) -> str:
+    return "" if value is None else str(int(value))
 
 
 def figure_direction(name: str) -> Direction | None:

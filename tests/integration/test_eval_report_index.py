@@ -25,7 +25,14 @@ from dovos.evaluation.report import (
 DATASET = "beir:<script>alert('x')</script>"
 
 
-def _write_report(out: Path, run: str, date: str, seconds: float, headline: dict[str, Any]) -> None:
+def _write_report(
+    out: Path,
+    run: str,
+    date: str,
+    seconds: float,
+    headline: dict[str, Any],
+    details: dict[str, Any] | None = None,
+) -> None:
     run_dir = out / run
     run_dir.mkdir(parents=True)
     (run_dir / "compare_rankings.html").write_text("<html></html>")
@@ -45,7 +52,7 @@ def _write_report(out: Path, run: str, date: str, seconds: float, headline: dict
         "seconds": seconds,
         "notebooks": {"compare_rankings": notebook},
         "headline": headline,
-        "details": {},
+        "details": details or {},
     }
     (run_dir / "summary.json").write_text(json.dumps(summary))
 
@@ -142,3 +149,35 @@ def test_trend_axis_spans_the_reports(tmp_path: Path) -> None:
     first, last = datetime(2026, 11, 1, 2, tzinfo=UTC), datetime(2026, 11, 8, 2, tzinfo=UTC)
     span = last - first
     assert first - span * 0.1 <= low < first and last < high <= last + span * 0.1
+
+
+def test_index_shows_the_tuning_cross_validation(tmp_path: Path) -> None:
+    rows = [
+        {"fold": f"conv-{i}", "queries": 10.0, "defaults": 0.5 + i / 100, "tuned": 0.6}
+        for i in range(2)
+    ]
+    rows += [
+        {"fold": "mean", "queries": None, "defaults": 0.505, "tuned": 0.6},
+        {"fold": "std", "queries": None, "defaults": 0.00707, "tuned": 0.0},
+        {"fold": "pooled", "queries": 20.0, "defaults": 0.505, "tuned": 0.6},
+    ]
+    cv = {
+        "scheme": "leave-one-group-out (2 groups: conv-0, conv-1)",
+        "per_fold": {"ndcg@10": rows, "mrr": rows},
+        "verdict": "Out of fold (...): tuned <beats> defaults",
+    }
+    out = tmp_path / "reports"
+    _write_report(
+        out, "r1", "2026-11-01T02:00:00+00:00", 10.0, {}, {"tune_hybrid_weights": {"cv": cv}}
+    )
+    page = write_index(out, "r1").read_text()
+    section = page[page.index("<h2>Tuning, cross-validated</h2>") : page.index("<h2>Trend</h2>")]
+    assert "leave-one-group-out (2 groups: conv-0, conv-1)" in section
+    assert "<caption>ndcg@10</caption>" in section and "<caption>mrr</caption>" not in section
+    assert "<tr><th>fold</th><th>queries</th><th>defaults</th><th>tuned</th></tr>" in section
+    assert "<tr><td>conv-1</td><td>10</td><td>0.51</td><td>0.6</td></tr>" in section
+    assert "<tr><td>std</td><td></td><td>0.00707</td><td>0</td></tr>" in section
+    assert "<tr><td>pooled</td><td>20</td>" in section
+    assert "tuned &lt;beats&gt; defaults" in section  # escaped like everything else
+    _write_report(out, "r2", "2026-11-02T02:00:00+00:00", 10.0, {})
+    assert "This report has no tuning results." in write_index(out, "r2").read_text()
