@@ -58,8 +58,9 @@ tsq AS (
 -- digits only (query.py), so quoting them as tsquery operands is exact.
 -- Candidate budget (lexical_budget > 0): of those terms, the rarest are kept while their
 -- document frequencies sum to at most the budget, so the candidate set stops growing
--- with the archive; when not even the rarest fits, the seed is the AND of the query's
--- known terms (`fts_candidates` then caps the rows read). Budget 0: every seed term.
+-- with the archive; when none fits and all the query's terms together exceed the
+-- budget, the seed is the AND of its known terms (`fts_candidates` then caps the rows
+-- read). Within the budget nothing changes; budget 0: every seed term, always.
 seed_terms AS (
     SELECT t.lexeme, t.df, sum(t.df) OVER (ORDER BY t.df, t.lexeme) AS running_df
     FROM terms t, corpus c
@@ -71,8 +72,10 @@ seed AS (
         (SELECT string_agg(quote_literal(s.lexeme), ' | ')::tsquery
          FROM seed_terms s
          WHERE %(lexical_budget)s = 0 OR s.running_df <= %(lexical_budget)s),
-        (SELECT string_agg(quote_literal(t.lexeme), ' & ')::tsquery
-         FROM terms t WHERE t.df > 0 AND %(lexical_budget)s > 0),
+        CASE WHEN %(lexical_budget)s > 0
+                  AND (SELECT sum(t.df) FROM terms t) > %(lexical_budget)s
+             THEN (SELECT string_agg(quote_literal(t.lexeme), ' & ')::tsquery
+                   FROM terms t WHERE t.df > 0) END,
         tsq.query) AS query
     FROM tsq
 )"""
