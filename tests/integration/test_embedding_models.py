@@ -5,13 +5,17 @@ all-MiniLM-L6-v2 (fp32 and its bf16 variant, a separate model name)."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections import Counter
 from typing import Any
 
 import numpy as np
 import pytest
+from typer.testing import CliRunner
+from worker_support import conversations, embeddings, inputs, store
 
+from dovos.cli import app
 from dovos.embeddings import embedder_named
 from dovos.repositories.embeddings import (
     ModelDimensionError,
@@ -28,7 +32,6 @@ from dovos.search.types import SearchParams
 from dovos.worker import Worker
 from dovos.worker.models import add_model, model_report
 from dovos.worker.processing import register_vector
-from tests.integration.worker_support import conversations, embeddings, inputs, store
 
 TOPICS = ["the cat sat on the warm windowsill", "stock markets fell sharply on tuesday",
           "a recipe for sourdough bread with rye", "the violin concerto moved the audience",
@@ -222,3 +225,23 @@ def test_downgrade_drops_vectors_the_old_column_cannot_hold(database) -> None:  
             "SELECT indexname FROM pg_indexes WHERE tablename = 'message_embeddings'")}
     assert models == {"all-MiniLM-L6-v2": 384}
     assert "message_embeddings_hnsw_idx" in indexed and index_name("down-8d") not in indexed
+
+
+def test_models_add_models_list_and_search_model_on_the_command_line(database, embedder) -> None:  # type: ignore[no-untyped-def]
+    _topic_archive(database)
+    Worker(database, embedders=[embedder], progress=False).run(until_empty=True)
+    added = CliRunner().invoke(app, ["models", "add", BF16, "--dimensions", "384", "--json"])
+    assert added.exit_code == 0, added.output
+    assert json.loads(added.stdout)["jobs_added"] == len(TOPICS)
+    Worker(database, embedders=[embedder, embedder_named(BF16)], progress=False).run(
+        until_empty=True)
+    listed = json.loads(CliRunner().invoke(app, ["models", "--json"]).stdout)
+    assert {row["model"]: row["current"] for row in listed}[BF16] == len(TOPICS)
+    found = CliRunner().invoke(app, ["search", "sourdough", "--mode", "vector", "--model", BF16,
+                                     "--json"])
+    assert found.exit_code == 0, found.output
+    response = json.loads(found.stdout)
+    assert response["effective_mode"] == "vector"
+    assert "sourdough" in response["hits"][0]["snippet"]
+    bad = CliRunner().invoke(app, ["models", "add", "x@int3", "--dimensions", "8"])
+    assert bad.exit_code == 1 and "int3" in bad.output
