@@ -128,6 +128,9 @@ def tune_command(
     save: bool = typer.Option(
         False, "--save", help="Store the final choice as the search defaults."
     ),
+    drain: bool = typer.Option(
+        True, "--drain/--no-drain", help="Run the worker until the queue is empty first."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON."),
 ) -> None:
     """Tune the hybrid parameters cross-validated; print per-fold scores and the out-of-fold verdict.
@@ -148,6 +151,7 @@ def tune_command(
             k=k,
             seed=seed,
             save=save,
+            drain=drain,
             progress=not as_json,
         )
     except KeyboardInterrupt:

@@ -345,6 +345,13 @@ def align_run(run: Run, queryset: QuerySet) -> Run:
     return aligned
 
 
+def check_grid(grid: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`grid` itself; ValueError naming any parameter SearchParams does not know."""
+    for overrides in grid:
+        SearchParams().merged(overrides)
+    return grid
+
+
 def fusion_tuner(
     queryset: QuerySet,
     grid: list[tuple[dict[str, Any], Run]],
@@ -393,9 +400,7 @@ def tune_hybrid(
     run once over all judged queries; each fold then tunes on its training queries and
     is scored on its held-out ones. The final choice is tuned on all judged queries.
     """
-    grid = grid or DEFAULT_GRID
-    for overrides in grid:  # a bad name fails before any search runs
-        SearchParams().merged(overrides)
+    grid = check_grid(grid or DEFAULT_GRID)  # a bad name fails before any search runs
     judged = queryset.judged()
     folds = folds if folds is not None else make_folds(judged, k, seed)
     defaults = SearchParams().as_dict()  # the code defaults: what tuning must beat
@@ -446,15 +451,18 @@ def tune_dataset(
     queryset: str | None = None,
     max_queries: int = 0,
     database: Any = None,
+    drain: bool = True,
     progress: bool = True,
     **options: Any,
 ) -> TuningResult:
     """`dovos tune` as a Python call: prepare dataset `spec` (import, embed), then
     `tune_hybrid` on its query set `queryset` (default: the primary one); `options` go
-    to tune_hybrid (metric, grid, k, seed, save, ...)."""
+    to tune_hybrid (metric, grid, k, seed, save, ...). `drain=False` skips running the
+    worker (when this dataset is embedded but other jobs are queued)."""
     from dovos.evaluation.pipeline import prepare_dataset
 
-    prepared = prepare_dataset(spec, database, progress=progress)
+    check_grid(options.get("grid") or DEFAULT_GRID)  # before anything is imported
+    prepared = prepare_dataset(spec, database, drain=drain, progress=progress)
     sets = prepared.dataset.querysets
     if queryset and queryset not in sets:
         raise ValueError(

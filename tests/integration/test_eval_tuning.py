@@ -5,8 +5,14 @@ in-memory fusion explorer behind the sliders."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
-from eval_support import prepared_demo
+from eval_support import prepared_demo, write_tiny_beir
 
 from dovos.evaluation.tuning import expand_grid, fuse_legs, leg_runs, tune_hybrid
 from dovos.evaluation.widgets import FusionExplorer
@@ -149,3 +155,40 @@ def test_expand_grid() -> None:
         {"rrf_k": 10, "lexical_weight": 0.5},
         {"rrf_k": 60, "lexical_weight": 0.5},
     ]
+
+
+def _dovos(*args: str) -> subprocess.CompletedProcess[str]:
+    command = [str(Path(sys.executable).parent / "dovos"), *args]
+    return subprocess.run(
+        command, capture_output=True, text=True, env=os.environ.copy(), timeout=900, check=False
+    )
+
+
+def test_dovos_tune_prints_folds_and_the_out_of_fold_verdict(demo, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The command on a tiny BEIR set (6 queries, so 5 folds of 2,1,1,1,1), beside the demo;
+    the module's demo fixture empties the tables afterwards."""
+    beir = f"beir:{write_tiny_beir(tmp_path / 'tiny')}"
+    grid = json.dumps(GRID)
+    done = _dovos("tune", "--dataset", beir, "--grid", grid, "--json")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["queries"] == 6 and result["folds"] == 5 and not result["saved"]
+    assert [f["test"] for f in result["cv"]["folds"]] == [2, 1, 1, 1, 1]
+    pooled = result["cv"]["per_fold"]["ndcg@10"][-1]
+    assert pooled["fold"] == "pooled" and pooled["tuned"] == result["tuned_test_score"]
+    assert result["provenance"]["dataset"] == beir
+    text = _dovos("tune", "--dataset", beir, "--grid", grid, "--seed", "2")
+    assert text.returncode == 0, text.stderr
+    for expected in (
+        "6 queries, 5-fold over queries",
+        "ndcg@10 per held-out fold",
+        "pooled",
+        "chosen per fold",
+        "out of fold, paired tests",
+        "Out of fold (5-fold",
+    ):
+        assert expected in text.stdout, expected
+    bad = _dovos("tune", "--dataset", beir, "--grid", "[{'fusion': 1}]")
+    assert bad.returncode == 1 and "--grid is not JSON" in bad.stderr
+    bad = _dovos("tune", "--dataset", beir, "--grid", '[{"rrf_kk": 3}]')
+    assert bad.returncode == 1 and "unknown search parameter(s): rrf_kk" in bad.stderr
