@@ -89,6 +89,35 @@ def service_latency(
     return percentiles(timings)
 
 
+def paired_latency(
+    database: Any,
+    embedder: Embedder,
+    queries: list[Query],
+    mode: str,
+    variants: dict[str, dict[str, Any]],
+    warmup: int = 5,
+) -> tuple[dict[str, dict[str, float]], dict[str, list[list[Any]]]]:
+    """p50/p95 of each parameter variant (query embedding included, a fresh service
+    each), the variants run one after another on every query in turn, their order
+    rotating: on a shared machine a load change then hits every variant alike. Also
+    each variant's top-10 message ids per query, to compare what they found."""
+    services = {name: SearchService(database, embedder) for name in variants}
+    for text, filters in queries[:warmup]:
+        for name, service in services.items():
+            service.search(text + " warm", mode=mode, filters=filters, params=variants[name])
+    timings: dict[str, list[float]] = {name: [] for name in variants}
+    found: dict[str, list[list[Any]]] = {name: [] for name in variants}
+    names = list(variants)
+    for index, (text, filters) in enumerate(tqdm(queries, desc=f"paired {mode}", leave=False)):
+        for name in names[index % len(names):] + names[:index % len(names)]:
+            started = time.perf_counter()
+            response = services[name].search(text, mode=mode, filters=filters,
+                                              params=variants[name])
+            timings[name].append((time.perf_counter() - started) * 1000.0)
+            found[name].append([hit.message_id for hit in response.hits])
+    return {name: percentiles(values) for name, values in timings.items()}, found
+
+
 def bare_latency(
     database: Any, embedder: Embedder, queries: list[Query], ef_search: int = 100
 ) -> dict[str, dict[str, float]]:
