@@ -13,7 +13,9 @@ DOVOS = str(Path(sys.executable).parent / "dovos")
 KEYS = ("messages", "import_msg_per_s", "hybrid_p50_ms", "hybrid_p95_ms", "lexical_p50_ms",
         "vector_p50_ms", "bare_vector_p50_ms", "bare_lexical_p50_ms", "database_mb",
         "api_conversations_p50_ms", "api_stats_p50_ms", "peak_rss_mb",
-        "hybrid_filtered_p50_ms", "hybrid_over_bare_vector", "lexical_over_bare_lexical")
+        "hybrid_filtered_p50_ms", "hybrid_over_bare_vector", "lexical_over_bare_lexical",
+        "lexical_exact_p50_ms", "hybrid_exact_p50_ms", "lexical_exact_over_bare_lexical",
+        "hybrid_exact_over_bare_vector")
 
 
 def _databases(database) -> set[str]:  # type: ignore[no-untyped-def]
@@ -32,4 +34,8 @@ def test_scale_bench_json_has_every_figure(database_session) -> None:  # type: i
     assert figures["conversations"] == 2000 // 20
     hnsw = figures["indexes"]["message_embeddings_hnsw_idx"]
     assert hnsw["build_s"] > 0 and hnsw["mb"] > 0
+    # 2,000 messages: every query's terms fit the candidate budget, so the budgeted
+    # lexical leg returns exactly what the exact one does.
+    assert figures["lexical_overlap_at_10_with_exact"] == 1.0
+    assert figures["hybrid_overlap_at_10_with_exact"] == 1.0
     assert not any(name.endswith("_scale") for name in _databases(database_session))
