@@ -475,6 +475,7 @@ def compare_worker_processes(
     process. Each process has its own DOVOS_HOME and reaches the database through its URL
     (`database.url`), as workers on other hosts would. Timed: from the commit of the jobs
     (every process already running, model loaded) until none is pending or running."""
+    import shutil
     import tempfile
 
     _require_idle_queue(database)
@@ -483,20 +484,24 @@ def compare_worker_processes(
     print(f"\nworker processes: {result.messages} messages, configurations "
           f"(processes, torch threads; 0 = default) {list(configs)}")
     root = Path(workdir or tempfile.mkdtemp(prefix="dovos-bench-processes-"))
-    for repeat in range(repeats):
-        for processes, threads in (configs if repeat % 2 == 0 else configs[::-1]):
-            run = _process_run(database, conversations, processes, threads, batch_size,
-                               root / f"run-{len(result.runs)}")
-            result.runs.append(run)
-            print(f"  {processes} process(es) x {threads or 'default'} thread(s): "
-                  f"{run.rate:6.1f} msg/s ({run.seconds:.1f} s; jobs per process "
-                  f"{run.jobs_per_process})")
+    try:
+        for repeat in range(repeats):
+            for processes, threads in (configs if repeat % 2 == 0 else configs[::-1]):
+                run = _process_run(database, conversations, processes, threads, batch_size,
+                                   root / f"run-{len(result.runs)}")
+                result.runs.append(run)
+                print(f"  {processes} process(es) x {threads or 'default'} thread(s): "
+                      f"{run.rate:6.1f} msg/s ({run.seconds:.1f} s; jobs per process "
+                      f"{run.jobs_per_process})")
+    finally:
+        if workdir is None:
+            shutil.rmtree(root, ignore_errors=True)
     medians = result.medians()
-    reference = min(medians, key=lambda key: (key[0], -key[1] if key[1] else -1_000))
     for config, rate in medians.items():
-        print(f"  median {config[0]} x {config[1] or 'default'}: {rate:6.1f} msg/s, "
-              f"ratio to {reference[0]} x {reference[1] or 'default'}: "
-              f"{rate / medians[reference]:.3f}")
+        ratios = ", ".join(f"{rate / medians[one]:.3f}x 1 x {one[1] or 'default'}"
+                           for one in medians if one[0] == 1 and one != config)
+        print(f"  median {config[0]} x {config[1] or 'default'}: {rate:6.1f} msg/s"
+              + (f" ({ratios})" if ratios else ""))
     return result
 
 

@@ -10,6 +10,7 @@ archive plus, when ../shared is present, LoCoMo dev turns.
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from collections import Counter
 from pathlib import Path
@@ -75,6 +76,8 @@ def test_two_worker_processes_share_one_queue(faults_db: Database, embedder) -> 
         for worker in workers:
             if worker.poll() is None:
                 worker.kill()
+        homes = sorted(root.iterdir())
+        shutil.rmtree(root, ignore_errors=True)
     completed = [int(item["jobs_completed"]) for item in stats]
     assert all(done > 0 for done in completed), completed  # both processes did work
     assert all(item["jobs_failed"] == 0 for item in stats)
@@ -83,6 +86,5 @@ def test_two_worker_processes_share_one_queue(faults_db: Database, embedder) -> 
     _assert_each_message_embedded_once_at_its_latest_input(faults_db, embedder.name)
     owners = Counter(row["lease_owner"] for row in jobs(faults_db))
     assert len(owners) == 2, owners  # the jobs were completed by the two processes
-    for home in root.iterdir():  # each process kept to its own home: no server of its own
-        assert not (home / "pgdata").exists()
+    assert len(homes) == 2 and not any((home / "pgdata").exists() for home in homes), homes
     print(f"\ntwo processes: {completed} jobs, {len(_writes(faults_db))} embeddings written")
