@@ -8,7 +8,6 @@ import pytest
 from fastapi.testclient import TestClient
 
 import dovos.embeddings
-import dovos.search.service
 from dovos.api.app import create_app
 from dovos.embeddings import SentenceTransformerEmbedder
 
@@ -27,8 +26,9 @@ def test_first_search_after_startup_does_not_load_the_model(
     database, monkeypatch: pytest.MonkeyPatch  # type: ignore[no-untyped-def]
 ) -> None:
     fresh = CountingEmbedder(precision="fp32")  # not the session's: nothing loaded yet
+    # The search service reaches the model through dovos.embeddings.embedder_named,
+    # which takes the process-wide embedder from get_embedder().
     monkeypatch.setattr(dovos.embeddings, "get_embedder", lambda name=None: fresh)
-    monkeypatch.setattr(dovos.search.service, "get_embedder", lambda name=None: fresh)
     app = create_app(database)
     assert fresh.loads == 0
     with TestClient(app) as client:  # runs the lifespan: start-up starts the preload
