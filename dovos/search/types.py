@@ -37,9 +37,7 @@ class SearchParams:
     lexical_operator: LexicalOperator = "or"  # how plain words combine in the tsquery
     bm25_k1: float = 1.2
     bm25_b: float = 0.75
-    # Share of the previous turn's BM25 a message inherits. 0.25 (was 0.5): LoCoMo dev out
-    # of fold, hybrid nDCG@10 +0.018 (p<0.001), lexical recall@10 -0.015 (docs/generalization.md).
-    context_weight: float = 0.25
+    context_weight: float = 0.5  # share of the previous turn's BM25 a message inherits
     lexical_pool: int = 1000  # full-text matches scored before turn context is added
     common_term_share: float = 0.1  # terms in more messages do not select candidates alone
     common_term_min_docs: int = 1000  # ... nor terms in fewer messages than this: small
