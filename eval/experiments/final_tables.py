@@ -18,9 +18,11 @@ from eval.experiments.harness import Bench
 from eval.experiments.run_fusion import RESULTS, WEIGHTS
 
 
-def main(dataset: str) -> dict:
+def main(dataset: str, lexical: dict | None = None, tag: str = "") -> dict:
+    """`lexical`: lexical-leg parameters (explicit, so the run cache, which is keyed by
+    overrides and not by code defaults, cannot mix defaults of different commits)."""
     bench = Bench(dataset)
-    lex, vec = bench.leg("lexical"), bench.leg("vector")
+    lex, vec = bench.leg("lexical", lexical), bench.leg("vector")
     results = {
         "lexical": bench.cross_validate("lexical", {"lexical": lex}),
         "vector": bench.cross_validate("vector", {"vector": vec}),
@@ -38,10 +40,12 @@ def main(dataset: str) -> dict:
         for metric in ("ndcg@10", "recall@10"):
             out["tests"].append(bench.compare(results[name], results["lexical"], metric))
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"final-{dataset}.json").write_text(json.dumps(out, indent=1))
+    (RESULTS / f"final-{dataset}{tag}.json").write_text(json.dumps(out, indent=1))
     print(json.dumps(out, indent=1))
     return out
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    # python -m eval.experiments.final_tables locomo '{"context_weight": 0.25}' -kept
+    main(sys.argv[1], json.loads(sys.argv[2]) if len(sys.argv) > 2 else None,
+         sys.argv[3] if len(sys.argv) > 3 else "")
