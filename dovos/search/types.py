@@ -35,8 +35,10 @@ class SearchParams:
     ef_search: int = 100  # hnsw.ef_search; raised to at least `candidates`
     lexical_scorer: LexicalScorer = "bm25"  # or PostgreSQL's ts_rank_cd
     lexical_operator: LexicalOperator = "or"  # how plain words combine in the tsquery
-    bm25_k1: float = 1.2
-    bm25_b: float = 0.75
+    # k1 0.9, b 0.5: chosen in every fold of LoCoMo dev and NFCorpus dev, out of fold
+    # (docs/generalization.md); short turns and abstracts want less length normalisation.
+    bm25_k1: float = 0.9
+    bm25_b: float = 0.5
     context_weight: float = 0.5  # share of the previous turn's BM25 a message inherits
     lexical_pool: int = 1000  # full-text matches scored before turn context is added
     common_term_share: float = 0.1  # terms in more messages do not select candidates alone

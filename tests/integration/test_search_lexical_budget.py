@@ -13,6 +13,7 @@ import pytest
 from dovos.importers.parsed import ParsedConversation, ParsedMessage
 from dovos.ingest import ingest
 from dovos.search.service import SearchService
+from dovos.search.types import SearchParams
 
 COMMON = 200  # messages holding "alpha" (every other one "beta" too)
 NO_CONTEXT = {"context_weight": 0.0, "candidates": 1000}
@@ -44,8 +45,10 @@ def archive(database):  # type: ignore[no-untyped-def]
     return SearchService(database, None)
 
 
-def _bm25(database: Any, query: str, k1: float = 1.2, b: float = 0.75) -> dict[str, float]:
-    """BM25 of every message holding a query lexeme, computed here from the tsvectors."""
+def _bm25(database: Any, query: str, k1: float = SearchParams().bm25_k1,
+          b: float = SearchParams().bm25_b) -> dict[str, float]:
+    """BM25 of every message holding a query lexeme, computed here from the tsvectors
+    (with the default k1 and b the service uses)."""
     with database.connect() as conn:
         lexemes = {row[0] for row in conn.execute(
             "SELECT unnest(tsvector_to_array(to_tsvector('english', %s)))", (query,))}
