@@ -8,7 +8,9 @@ Design (issue 12, "one way to the database"):
       conversations.py   conversations (+ their summaries, the archive's totals)
       messages.py        messages (+ which messages an edit makes stale, embedding inputs)
       jobs.py            jobs: the producers' upsert and COPY, and the queue's statements
-      embeddings.py      message_embeddings (the worker's upsert, coverage)
+      embeddings.py      message_embeddings and embedding_models (the worker's upsert,
+                         coverage, one partial HNSW index per model)
+      import_lock.py     the import's advisory lock (no table: one import writes at a time)
       heartbeats.py      worker_heartbeats
       settings.py        settings (tuned search parameters)
 
