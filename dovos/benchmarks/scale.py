@@ -45,6 +45,7 @@ from dovos.benchmarks.search_latency import (
     percentiles,
     service_latency,
 )
+from dovos.config import EMBEDDING_DIM
 from dovos.embeddings import Embedder
 from dovos.importers.files import import_files
 from dovos.repositories import embeddings
@@ -101,9 +102,12 @@ def load_vectors(database: Any, model: str) -> dict[str, Any]:
     of messages and message_embeddings (re)built and timed, with its size."""
     figures: dict[str, Any] = {"indexes": {}}
     with database.connect() as conn:
-        hnsw = conn.execute(
-            "SELECT pg_get_indexdef('message_embeddings_hnsw_idx'::regclass)").fetchone()[0]
-        conn.execute("DROP INDEX message_embeddings_hnsw_idx")
+        # The model's own partial index (a '<model>@bf16' name has one of its own).
+        embeddings.ensure_model(conn, model, EMBEDDING_DIM)
+        conn.commit()
+        index = embeddings.index_name(model)
+        hnsw = conn.execute("SELECT pg_get_indexdef(%s::regclass)", (index,)).fetchone()[0]
+        conn.execute(f'DROP INDEX "{index}"')
         started = time.perf_counter()
         embeddings.insert_synthetic(conn, model, TOPICS)
         conn.commit()
@@ -115,7 +119,7 @@ def load_vectors(database: Any, model: str) -> dict[str, Any]:
         conn.execute(f"SET maintenance_work_mem = '{HNSW_BUILD_MEMORY}'")
         conn.execute(hnsw)
         conn.commit()
-        built = {"message_embeddings_hnsw_idx": time.perf_counter() - started}
+        built = {index: time.perf_counter() - started}
         for name, regclass, _ in conn.execute(INDEXES).fetchall():
             if name not in built:
                 started = time.perf_counter()
