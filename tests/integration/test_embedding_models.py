@@ -87,7 +87,11 @@ def _explain(database: Any, model: str, dimensions: int, vector: np.ndarray) -> 
     with database.connect() as conn:
         statement = bind_model(statement, model, dimensions, conn)
         values.update(k=10, words=[], tsquery="", qvec="[" + ",".join(map(str, vector)) + "]")
-        conn.execute("SET enable_seqscan = off")  # ten rows: make the planner show its index
+        # A few rows: make the planner show the index that serves the ORDER BY (fresh
+        # statistics, and no seq scan + sort, whatever earlier tests left behind).
+        conn.execute("ANALYZE message_embeddings")
+        conn.execute("SET enable_seqscan = off")
+        conn.execute("SET enable_sort = off")
         plan = "\n".join(row[0] for row in conn.execute("EXPLAIN " + statement, values))
         conn.rollback()
     return plan
