@@ -12,28 +12,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from export_support import chatgpt_conversation
 
 from dovos.importers import files, import_files, parse_file
 from dovos.ingest import ingest_transaction
 from dovos.repositories import import_lock
 
 
-def _chatgpt(conversation_id: str, texts: list[str]) -> dict[str, Any]:
-    mapping: dict[str, Any] = {}
-    parent = None
-    for index, text in enumerate(texts):
-        node = f"{conversation_id}-{index}"
-        mapping[node] = {"id": node, "parent": parent, "message": {
-            "id": node, "author": {"role": "user" if index % 2 == 0 else "assistant"},
-            "create_time": 1_700_000_000 + index,
-            "content": {"content_type": "text", "parts": [text]}}}
-        parent = node
-    return {"id": conversation_id, "title": conversation_id, "mapping": mapping,
-            "current_node": parent}
-
-
 def _export(count: int) -> list[dict[str, Any]]:
-    return [_chatgpt(f"c{i}", [f"question {i}", f"answer {i}", f"more {i}"]) for i in range(count)]
+    return [chatgpt_conversation(f"c{i}", [f"question {i}", f"answer {i}", f"more {i}"]) for i in range(count)]
 
 
 def _write(path: Path, data: Any) -> Path:
@@ -107,7 +94,7 @@ def test_a_file_cut_short_after_written_batches_writes_nothing(
 def test_a_conversation_repeated_in_a_later_batch_is_stored_once(
     database: Any, tmp_path: Path, small_batches: list[int]
 ) -> None:
-    data = _export(10) + [_chatgpt("c0", ["question 0", "answer 0", "more 0", "new turn"])]
+    data = _export(10) + [chatgpt_conversation("c0", ["question 0", "answer 0", "more 0", "new turn"])]
     [result] = import_files([_write(tmp_path / "dup.json", data)], database=database,
                             progress=False)
     assert result.ok and len(small_batches) == 6

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from export_support import chatgpt_conversation
 
 from dovos.importers import ImportInterrupted, import_files, parse_file
 from dovos.ingest import IngestError, ingest
@@ -45,20 +46,6 @@ def _snapshot(database: Any) -> dict[str, list[tuple[Any, ...]]]:
                                     "version, metadata FROM messages ORDER BY id"),
         "jobs": _rows(database, "SELECT id, kind, payload, status FROM jobs ORDER BY id"),
     }
-
-
-def _chatgpt(conversation_id: str, texts: list[str]) -> dict[str, Any]:
-    mapping: dict[str, Any] = {}
-    parent = None
-    for index, text in enumerate(texts):
-        node = f"{conversation_id}-{index}"
-        mapping[node] = {"id": node, "parent": parent, "message": {
-            "id": node, "author": {"role": "user" if index % 2 == 0 else "assistant"},
-            "create_time": 1_700_000_000 + index,
-            "content": {"content_type": "text", "parts": [text]}}}
-        parent = node
-    return {"id": conversation_id, "title": conversation_id, "mapping": mapping,
-            "current_node": parent}
 
 
 def _write(path: Path, data: Any) -> Path:
@@ -136,13 +123,13 @@ def test_same_data_from_another_path_changes_nothing(
 
 
 def test_continued_conversation_appends_only_new_messages(database: Any, tmp_path: Path) -> None:
-    first = _write(tmp_path / "old.json", [_chatgpt("c1", ["q1", "a1", "q2", "a2"]),
-                                            _chatgpt("c2", ["other", "reply"])])
+    first = _write(tmp_path / "old.json", [chatgpt_conversation("c1", ["q1", "a1", "q2", "a2"]),
+                                            chatgpt_conversation("c2", ["other", "reply"])])
     _import(database, first)
     old_ids = _rows(database, "SELECT id, position FROM messages ORDER BY id")
     old_jobs = _rows(database, "SELECT id FROM jobs ORDER BY id")
-    newer = _write(tmp_path / "new.json", [_chatgpt("c1", ["q1", "a1", "q2", "a2", "q3", "a3"]),
-                                            _chatgpt("c2", ["other", "reply"])])
+    newer = _write(tmp_path / "new.json", [chatgpt_conversation("c1", ["q1", "a1", "q2", "a2", "q3", "a3"]),
+                                            chatgpt_conversation("c2", ["other", "reply"])])
     [result] = _import(database, newer)
     counts = result.result
     assert (counts.conversations_new, counts.conversations_updated,
@@ -158,9 +145,9 @@ def test_continued_conversation_appends_only_new_messages(database: Any, tmp_pat
 def test_changed_message_gets_a_new_version_and_one_pending_job(
     database: Any, tmp_path: Path
 ) -> None:
-    _import(database, _write(tmp_path / "v1.json", [_chatgpt("c1", ["question", "answer"])]))
+    _import(database, _write(tmp_path / "v1.json", [chatgpt_conversation("c1", ["question", "answer"])]))
     [result] = _import(database, _write(tmp_path / "v2.json",
-                                        [_chatgpt("c1", ["question", "better answer"])]))
+                                        [chatgpt_conversation("c1", ["question", "better answer"])]))
     assert (result.result.messages_changed, result.result.jobs_enqueued) == (1, 1)
     [(content, version)] = _rows(database, "SELECT content, version FROM messages "
                                            "WHERE position = 1")
@@ -173,12 +160,12 @@ def test_changed_message_gets_a_new_version_and_one_pending_job(
 
 def test_changed_turn_also_enqueues_the_turn_after_it(database: Any, tmp_path: Path) -> None:
     """The next turn is embedded with the changed one as context, so it needs a new job."""
-    _import(database, _write(tmp_path / "v1.json", [_chatgpt("c1", ["q1", "a1", "q2", "a2"])]))
+    _import(database, _write(tmp_path / "v1.json", [chatgpt_conversation("c1", ["q1", "a1", "q2", "a2"])]))
     with database.connect() as connection:
         connection.execute("UPDATE jobs SET status = 'completed'")  # the worker ran
         connection.commit()
     [result] = _import(database, _write(tmp_path / "v2.json",
-                                        [_chatgpt("c1", ["q1", "a1 edited", "q2", "a2"])]))
+                                        [chatgpt_conversation("c1", ["q1", "a1 edited", "q2", "a2"])]))
     assert (result.result.messages_changed, result.result.jobs_enqueued) == (1, 2)
     pending = _rows(database, "SELECT m.content, (j.payload->>'version')::int FROM jobs j "
                               "JOIN messages m ON m.id = (j.payload->>'message_id')::uuid "
@@ -206,15 +193,15 @@ def test_failure_in_the_middle_of_a_file_leaves_the_database_unchanged(
     failing_trigger: Any, tmp_path: Path
 ) -> None:
     database = failing_trigger
-    _import(database, _write(tmp_path / "base.json", [_chatgpt("c1", ["q", "a"])]))
+    _import(database, _write(tmp_path / "base.json", [chatgpt_conversation("c1", ["q", "a"])]))
     before = _snapshot(database)
     # Conversation c1 grows, c2 is new and imports fine, c3's last message fails.
     bad = _write(tmp_path / "bad.json", [
-        _chatgpt("c1", ["q", "a", "q2", "a2"]),
-        _chatgpt("c2", ["fine", "also fine"]),
-        _chatgpt("c3", ["ok", "boom"]),
+        chatgpt_conversation("c1", ["q", "a", "q2", "a2"]),
+        chatgpt_conversation("c2", ["fine", "also fine"]),
+        chatgpt_conversation("c3", ["ok", "boom"]),
     ])
-    good = _write(tmp_path / "good.json", [_chatgpt("c4", ["independent", "file"])])
+    good = _write(tmp_path / "good.json", [chatgpt_conversation("c4", ["independent", "file"])])
     bad_result, good_result = _import(database, bad, good)
     assert not bad_result.ok
     assert "the database refused the file, nothing was written" in bad_result.error
@@ -233,7 +220,7 @@ def test_failure_at_job_enqueue_rolls_back_messages_too(database: Any, tmp_path:
     with database.connect(autocommit=True) as connection:
         connection.execute("ALTER TABLE jobs ADD CONSTRAINT test_no_jobs CHECK (kind <> 'embed_message')")
     try:
-        [result] = _import(database, _write(tmp_path / "x.json", [_chatgpt("c1", ["q", "a"])]))
+        [result] = _import(database, _write(tmp_path / "x.json", [chatgpt_conversation("c1", ["q", "a"])]))
     finally:
         with database.connect(autocommit=True) as connection:
             connection.execute("ALTER TABLE jobs DROP CONSTRAINT test_no_jobs")
@@ -243,7 +230,7 @@ def test_failure_at_job_enqueue_rolls_back_messages_too(database: Any, tmp_path:
 
 def test_ctrl_c_during_the_write_leaves_nothing(database: Any, tmp_path: Path) -> None:
     texts = [f"message number {i}" for i in range(5_000)]
-    parsed = parse_file(_write(tmp_path / "big.json", [_chatgpt("c1", texts)]))
+    parsed = parse_file(_write(tmp_path / "big.json", [chatgpt_conversation("c1", texts)]))
 
     def interrupt(written: int) -> None:
         raise KeyboardInterrupt
@@ -258,8 +245,8 @@ def test_ctrl_c_in_import_files_reports_finished_files(
 ) -> None:
     from dovos.importers import files
 
-    first = _write(tmp_path / "a.json", [_chatgpt("c1", ["q", "a"])])
-    second = _write(tmp_path / "b.json", [_chatgpt("c2", ["q", "a"])])
+    first = _write(tmp_path / "a.json", [chatgpt_conversation("c1", ["q", "a"])])
+    second = _write(tmp_path / "b.json", [chatgpt_conversation("c2", ["q", "a"])])
     real_transaction = files.ingest_transaction
     calls = []
 
@@ -291,7 +278,7 @@ def test_repaired_text_is_stored(database: Any, tmp_path: Path) -> None:
 
 def test_ten_megabyte_message_is_stored_and_searchable(database: Any, tmp_path: Path) -> None:
     huge = "needle " + "haystack " * 1_150_000
-    [result] = _import(database, _write(tmp_path / "big.json", [_chatgpt("big", [huge, "ok"])]))
+    [result] = _import(database, _write(tmp_path / "big.json", [chatgpt_conversation("big", [huge, "ok"])]))
     assert result.ok and any("full-text search covers" in w for w in result.warnings)
     [(length, found)] = _rows(database, "SELECT length(content), search_vector @@ "
                                         "plainto_tsquery('english', 'needle') FROM messages "
