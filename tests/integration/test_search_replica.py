@@ -24,6 +24,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
+from fault_support import private_cluster
 from worker_support import conversations, store, wait_until
 
 from dovos.api.app import create_app
@@ -63,17 +64,9 @@ def _run(args: list[str]) -> None:
 
 @pytest.fixture(scope="module")
 def primary() -> Iterator[Database]:
-    """A migrated primary on a cluster of its own (not under pytest's tmp_path: see
-    test_worker_faults)."""
-    home = Path(tempfile.mkdtemp(prefix="dovos-primary-"))
-    database = Database.open(Settings(home=home, database_url=None), application="primary")
-    try:
+    """A migrated primary on a cluster of its own (fault_support.private_cluster)."""
+    with private_cluster("primary") as database:
         yield database
-    finally:
-        database.close()
-        if database.embedded is not None:
-            database.embedded.stop(force=True)
-        shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
