@@ -24,6 +24,7 @@ them (with provenance: dataset, folds, metric, out-of-fold scores, date) through
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -352,11 +353,29 @@ def check_grid(grid: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return grid
 
 
+LegWeights = Callable[[QuerySet], tuple[dict[str, float], float]]
+
+
+def leg_weights(legs: dict[str, Run], metric: str = "ndcg@10") -> LegWeights:
+    """`optimize_legs` on given training queries, remembered per query set, so the final
+    tuning on all judged queries and the report of ranx's weights share one optimisation."""
+    known: dict[tuple[str, ...], tuple[dict[str, float], float]] = {}
+
+    def weights_for(train: QuerySet) -> tuple[dict[str, float], float]:
+        key = tuple(sorted(train.qrels))
+        if key not in known:
+            known[key] = optimize_legs(train, legs, metric)
+        return known[key]
+
+    return weights_for
+
+
 def fusion_tuner(
     queryset: QuerySet,
     grid: list[tuple[dict[str, Any], Run]],
     legs: dict[str, Run],
     metric: str = "ndcg@10",
+    weights_for: LegWeights | None = None,
 ) -> Tuner:
     """The tuner cross-validation calls per fold: the best grid combination on the
     training queries, or ranx.optimize_fusion's weights on the training legs when those
@@ -364,10 +383,11 @@ def fusion_tuner(
     runs = {run.name: run for _, run in grid}
     params = {run.name: overrides for overrides, run in grid}
     pick = best_of(queryset, runs, metric, params)
+    weights_for = weights_for or leg_weights(legs, metric)
 
     def tune(train: QuerySet) -> Selection:
         best = pick(train)
-        weights, score = optimize_legs(train, legs, metric)
+        weights, score = weights_for(train)
         if score > best.train_score:
             fused = fuse_legs(
                 legs["lexical"], legs["vector"], queryset=queryset, name="ranx-wsum", **weights
@@ -410,7 +430,8 @@ def tune_hybrid(
     default_run = execute_run(
         service, judged, "hybrid", depth=depth, params=defaults, name="defaults", progress=progress
     ).run
-    tuner = fusion_tuner(judged, combinations, legs, metric)
+    weights_for = leg_weights(legs, metric)
+    tuner = fusion_tuner(judged, combinations, legs, metric, weights_for)
     cv = cross_validate(
         judged,
         tuner,
@@ -421,7 +442,7 @@ def tune_hybrid(
         baseline="defaults",
     )
     final = tuner(judged)
-    ranx_weights, ranx_score = optimize_legs(judged, legs, metric)
+    ranx_weights, ranx_score = weights_for(judged)  # computed by tuner(judged) above
     result = TuningResult(
         metric=metric,
         queries=len(judged),
