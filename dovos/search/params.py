@@ -33,6 +33,8 @@ LIMITS: dict[str, tuple[float, float]] = {
     "common_term_share": (0, 1),
     "common_term_min_docs": (0, 1_000_000_000),
     "lexical_budget": (0, 1_000_000_000),
+    "champion_depth": (0, 1_000_000),
+    "champion_candidates": (1, 1_000_000),
     "fuzzy_below": (0, 10_000),
     "fuzzy_threshold": (0, 1),
 }

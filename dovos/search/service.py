@@ -34,7 +34,7 @@ from dovos.embeddings import (
     configured_models,
     embedder_named,
 )
-from dovos.repositories import settings
+from dovos.repositories import champions, settings
 from dovos.repositories.unit_of_work import UnitOfWork
 from dovos.search import params as params_module
 from dovos.search.query import ParsedQuery, parse_query
@@ -203,7 +203,9 @@ class SearchService:
         k: int,
         model: str,
     ) -> list[RankedRow]:
-        sql, values = build_statement(mode, params, filters)
+        uses_lists = mode != "vector" and params.champion_depth > 0  # issue 16
+        watermark = champions.watermark(conn) if uses_lists else None
+        sql, values = build_statement(mode, params, filters, watermark)
         if vector is not None:
             sql = bind_model(sql, model, len(vector), conn)
         values.update(

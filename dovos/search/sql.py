@@ -61,14 +61,32 @@ tsq AS (
 -- with the archive; when none fits and all the query's terms together exceed the
 -- budget, the seed is the AND of its known terms (`fts_candidates` then caps the rows
 -- read). Within the budget nothing changes; budget 0: every seed term, always.
+-- Champion lists (champion_depth > 0, bound 0 without lists, with filters or budget 0):
+-- the query's terms that have a list seed from it (BM25_FTS_CTE), the others as above;
+-- with no such term nothing changes. As above, terms past the common share seed only
+-- when the query has no rarer term.
+champion_terms AS (
+    SELECT t.lexeme, t.idf
+    FROM terms t JOIN lexeme_champion_lists l ON l.lexeme = t.lexeme CROSS JOIN corpus c
+    WHERE %(champion_depth)s > 0
+      AND (t.df <= greatest(%(common_term_share)s * c.n, %(common_term_min_docs)s)
+           OR NOT EXISTS (SELECT 1 FROM terms r
+                          WHERE r.df > 0
+                            AND r.df <= greatest(%(common_term_share)s * c.n,
+                                                 %(common_term_min_docs)s)))
+),
 seed_terms AS (
     SELECT t.lexeme, t.df, sum(t.df) OVER (ORDER BY t.df, t.lexeme) AS running_df
     FROM terms t, corpus c
     WHERE t.df > 0
       AND t.df <= greatest(%(common_term_share)s * c.n, %(common_term_min_docs)s)
+      AND t.lexeme NOT IN (SELECT lexeme FROM champion_terms)
 ),
 seed AS (
-    SELECT coalesce(
+    SELECT CASE WHEN EXISTS (SELECT 1 FROM champion_terms)
+        THEN (SELECT string_agg(quote_literal(s.lexeme), ' | ')::tsquery
+              FROM seed_terms s WHERE s.running_df <= %(lexical_budget)s)
+        ELSE coalesce(
         (SELECT string_agg(quote_literal(s.lexeme), ' | ')::tsquery
          FROM seed_terms s
          WHERE %(lexical_budget)s = 0 OR s.running_df <= %(lexical_budget)s),
@@ -76,10 +94,17 @@ seed AS (
                   AND (SELECT sum(t.df) FROM terms t) > %(lexical_budget)s
              THEN (SELECT string_agg(quote_literal(t.lexeme), ' & ')::tsquery
                    FROM terms t WHERE t.df > 0) END,
-        tsq.query) AS query
+        tsq.query) END AS query
     FROM tsq
 )"""
 
+# Candidates: the seed's full-text matches, or, when some query terms have champion lists
+# (TERMS_CTE), the `champion_candidates` best messages of their lists' first
+# `champion_depth` entries (by the sum of idf x list weight: messages in several lists
+# rise), the rarer terms' full-text matches, and every match among the messages written
+# since the lists were built (`updated_at` at or after the watermark, a literal put in
+# by `bind_watermark`: the BRIN index of migration 0007 finds them). All are scored
+# exactly below, from their live tsvectors: stale list entries cost nothing.
 # BM25 over the full-text matches. Only the query's lexemes are unnested from each
 # message (setweight marks them, ts_filter keeps them): half the cost of unnesting the
 # whole tsvector. Document length is the number of distinct lexemes.
@@ -87,12 +112,38 @@ BM25_FTS_CTE = """
 query_lexemes AS (
     SELECT coalesce(array_agg(lexeme), '{{}}') AS lexemes FROM terms
 ),
+champion_hits AS (
+    SELECT c.message_id AS id
+    FROM champion_terms ct
+    CROSS JOIN LATERAL (
+        SELECT l.message_id, l.impact FROM lexeme_champions l
+        WHERE l.lexeme = ct.lexeme
+        ORDER BY l.impact DESC
+        LIMIT %(champion_depth)s) AS c
+    GROUP BY c.message_id
+    ORDER BY sum(ct.idf * c.impact) DESC, c.message_id
+    LIMIT %(champion_candidates)s
+),
+champion_ids AS (
+    SELECT id FROM champion_hits
+    UNION
+    SELECT m.id FROM messages m CROSS JOIN seed WHERE m.search_vector @@ seed.query
+    UNION
+    SELECT m.id FROM messages m CROSS JOIN tsq
+    WHERE m.updated_at >= __WATERMARK__ AND m.search_vector @@ tsq.query
+),
 fts_candidates AS (
+    (SELECT m.id, m.conversation_id, m.position, m.search_vector
+     FROM messages m {join_conversations}
+     CROSS JOIN tsq CROSS JOIN seed
+     WHERE NOT EXISTS (SELECT 1 FROM champion_terms)
+       AND m.search_vector @@ tsq.query AND m.search_vector @@ seed.query {filters}
+     LIMIT %(candidate_cap)s)
+    UNION ALL
     SELECT m.id, m.conversation_id, m.position, m.search_vector
-    FROM messages m {join_conversations}
-    CROSS JOIN tsq CROSS JOIN seed
-    WHERE m.search_vector @@ tsq.query AND m.search_vector @@ seed.query {filters}
-    LIMIT %(candidate_cap)s
+    FROM champion_ids ci JOIN messages m ON m.id = ci.id {join_conversations}
+    CROSS JOIN tsq
+    WHERE EXISTS (SELECT 1 FROM champion_terms) AND m.search_vector @@ tsq.query {filters}
 ),
 fts AS (
     SELECT m.id, m.conversation_id, m.position,
@@ -189,14 +240,16 @@ lexical AS (
 # partial HNSW index (migration 0006), so the planner uses that index. The service puts
 # in the model as a quoted literal and its dimension as an integer
 # (dovos.search.service.bind_model): a literal, not a bind parameter, so that a cached
-# generic plan can never lose the index.
+# generic plan can never lose the index. messages is joined only when a filter needs
+# it (every embedding has its message: ON DELETE CASCADE); unfiltered, the join was a
+# hundred index probes per search that changed nothing.
 VECTOR_MODEL = "__MODEL__"
 VECTOR_DIMENSIONS = "__DIMENSIONS__"
 VECTOR_CTE = """
 vec_hits AS (
     SELECT e.message_id AS id,
            e.embedding::vector(__DIMENSIONS__) <=> %(qvec)s::vector(__DIMENSIONS__) AS distance
-    FROM message_embeddings e JOIN messages m ON m.id = e.message_id {join_conversations}
+    FROM message_embeddings e {join_messages}
     WHERE e.model = __MODEL__ {filters}
     ORDER BY e.embedding::vector(__DIMENSIONS__) <=> %(qvec)s::vector(__DIMENSIONS__)
     LIMIT %(candidates)s
@@ -320,9 +373,11 @@ def filter_sql(filters: SearchFilters | None) -> tuple[str, bool, dict[str, Any]
 
 
 def build_statement(
-    mode: str, params: SearchParams, filters: SearchFilters | None
+    mode: str, params: SearchParams, filters: SearchFilters | None,
+    watermark: datetime | None = None,
 ) -> tuple[str, dict[str, Any]]:
-    """The SQL text for `mode` and the filter/parameter values it binds (not the query's)."""
+    """The SQL text for `mode` and the filter/parameter values it binds (not the query's).
+    `watermark`: the champion lists' (None: no lists, the full-text candidates)."""
     conditions, needs_c, values = filter_sql(filters)
     join = "JOIN conversations c ON c.id = m.conversation_id" if needs_c else ""
     ctes = []
@@ -336,7 +391,8 @@ def build_statement(
             LEXICAL_CTE,
         ]
     if mode in ("vector", "hybrid"):
-        ctes.append(VECTOR_CTE.format(join_conversations=join, filters=conditions))
+        join_messages = f"JOIN messages m ON m.id = e.message_id {join}" if conditions else ""
+        ctes.append(VECTOR_CTE.format(join_messages=join_messages, filters=conditions))
     if mode == "hybrid":
         fused = RRF_SCORE if params.fusion == "rrf" else WEIGHTED_SCORE
         ctes.append(FUSED_CTE.format(fused=fused))
@@ -344,6 +400,7 @@ def build_statement(
         ctes.append(LEXICAL_ONLY if mode == "lexical" else VECTOR_ONLY)
     vector_count = "(SELECT count(*) FROM vector)" if mode != "lexical" else "NULL::bigint"
     sql = "WITH" + ",".join(ctes) + FINAL_SELECT.format(vector_count=vector_count)
+    sql = bind_watermark(sql, watermark)
     values.update(
         candidates=params.candidates,
         pool=max(params.candidates, params.lexical_pool),
@@ -351,6 +408,9 @@ def build_statement(
         common_term_share=float(params.common_term_share),
         common_term_min_docs=int(params.common_term_min_docs),
         lexical_budget=int(params.lexical_budget),
+        champion_depth=int(params.champion_depth)
+        if watermark is not None and params.lexical_budget > 0 and not conditions else 0,
+        champion_candidates=int(params.champion_candidates),
         candidate_cap=int(params.lexical_budget) or None,  # LIMIT NULL: no cap
         k1=params.bm25_k1,
         b=params.bm25_b,
@@ -361,3 +421,17 @@ def build_statement(
         vector_weight=float(params.vector_weight),
     )
     return sql, values
+
+
+WATERMARK = "__WATERMARK__"
+
+
+def bind_watermark(statement: str, watermark: datetime | None) -> str:
+    """`statement` with the champion lists' watermark put in as a literal, so the planner
+    sees how recent it is (few rows: the BRIN index), even in a cached generic plan.
+    Made from a datetime, never from user input."""
+    if watermark is None:
+        return statement.replace(WATERMARK, "'infinity'::timestamptz")
+    if not isinstance(watermark, datetime) or watermark.tzinfo is None:
+        raise ValueError(f"watermark {watermark!r} must be an aware datetime")
+    return statement.replace(WATERMARK, f"'{watermark.isoformat()}'::timestamptz")

@@ -46,6 +46,9 @@ class SearchParams:
     # archives keep exact BM25 candidates (the skip only matters for speed at scale)
     lexical_budget: int = 20_000  # candidate messages BM25 scores at most (rarest terms
     # first; 0 = every match of the seed terms, the exact leg; docs/search.md)
+    champion_depth: int = 2_000  # per common query term, messages read from its champion
+    # list (migration 0007, built by `dovos db champions`; 0 = lists unused)
+    champion_candidates: int = 2_000  # of those, the best by list weight BM25 scores
     fuzzy_below: int = 3  # typo tolerance (pg_trgm) when full text finds fewer hits
     fuzzy_threshold: float = 0.5  # pg_trgm similarity a vocabulary correction needs
 

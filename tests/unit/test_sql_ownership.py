@@ -25,6 +25,9 @@ OWNERS = {
     "jobs": "dovos/repositories/jobs.py",
     "settings": "dovos/repositories/settings.py",
     "worker_heartbeats": "dovos/repositories/heartbeats.py",
+    "lexeme_champions": "dovos/repositories/champions.py",
+    "lexeme_champion_lists": "dovos/repositories/champions.py",
+    "lexeme_champion_state": "dovos/repositories/champions.py",
     # Kept by triggers (migration 0002); written from Python nowhere.
     "search_lexeme_stats": None,
     "search_corpus_stats": None,

@@ -41,13 +41,14 @@ CREATE TABLE lexeme_champion_lists (
     floor     real NOT NULL      -- the lowest weight kept in its list
 );
 
+-- No key and no foreign key: the table is only ever rebuilt whole, in one transaction,
+-- by one statement per page range, and each constraint would be checked millions of
+-- times per build. The one index reads a list best first by an index-only scan.
 CREATE TABLE lexeme_champions (
-    lexeme     text NOT NULL REFERENCES lexeme_champion_lists (lexeme) ON DELETE CASCADE,
+    lexeme     text NOT NULL,
     impact     real NOT NULL,
-    message_id uuid NOT NULL,
-    PRIMARY KEY (lexeme, message_id)
+    message_id uuid NOT NULL
 );
--- Read best first by an index-only scan: the lexeme's list in impact order.
 CREATE INDEX lexeme_champions_impact_idx
     ON lexeme_champions (lexeme, impact DESC, message_id);
 

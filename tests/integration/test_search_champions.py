@@ -1,0 +1,151 @@
+"""Champion lists (migration 0007, dovos.repositories.champions) on the real database:
+the lists hold each common lexeme's best messages by BM25 weight, the lexical leg
+reads its common-term candidates from them, finds what was written after the build
+through the full-text index, never returns a deleted or no longer matching message,
+and ranks exactly as without lists when the lists cover every posting."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+
+from dovos.repositories import champions
+from dovos.search.service import SearchService
+from dovos.search.types import SearchParams
+from tests.integration.test_search_lexical_budget import _bm25, _store
+
+NO_CONTEXT = {"context_weight": 0.0, "candidates": 1000}
+COMMON = 120  # messages holding "alpha"
+
+
+@pytest.fixture
+def archive(database):  # type: ignore[no-untyped-def]
+    """COMMON "alpha" messages of growing length (alpha repeated in some), a few others;
+    the lists are dropped afterwards (the shared fixture empties only the core tables)."""
+    texts = [f"alpha {'alpha ' * (i % 4)}{'beta ' if i % 2 else ''}{'word ' * (i % 9)}item{i}"
+             for i in range(COMMON)]
+    texts += ["delta epsilon only", "zygote alpha story", "gamma ray zygote"]
+    _store(database, "champions", texts)
+    yield SearchService(database, None)
+    with database.connect() as conn:
+        champions.drop(conn)
+        conn.commit()
+
+
+def _rebuild(database: Any, min_df: int, depth: int) -> champions.ChampionState:
+    with database.connect() as conn:
+        state = champions.rebuild(conn, min_df=min_df, depth=depth)
+        conn.commit()
+    return state
+
+
+def _lists(database: Any) -> dict[str, list[tuple[float, str]]]:
+    with database.connect() as conn:
+        rows = conn.execute(
+            "SELECT c.lexeme, c.impact, m.content FROM lexeme_champions c "
+            "JOIN messages m ON m.id = c.message_id ORDER BY c.lexeme, c.impact DESC").fetchall()
+    lists: dict[str, list[tuple[float, str]]] = {}
+    for lexeme, impact, content in rows:
+        lists.setdefault(lexeme, []).append((impact, content))
+    return lists
+
+
+def _weights(database: Any, lexeme: str, k1: float = 0.9, b: float = 0.5) -> dict[str, float]:
+    """BM25 weight without idf of `lexeme` in every message holding it, computed here."""
+    with database.connect() as conn:
+        rows = conn.execute(
+            "SELECT m.content, length(m.search_vector), u.lexeme, cardinality(u.positions) "
+            "FROM messages m, unnest(m.search_vector) AS u").fetchall()
+    lengths = {content: length for content, length, _, _ in rows}
+    avgdl = sum(lengths.values()) / len(lengths)
+    return {content: tf * (k1 + 1) / (tf + k1 * (1 - b + b * length / avgdl))
+            for content, length, lex, tf in rows if lex == lexeme}
+
+
+def _scores(service: SearchService, query: str, **params: Any) -> dict[str, float]:
+    response = service.search(query, mode="lexical", k=1000, params={**NO_CONTEXT, **params})
+    return {hit.content: hit.lexical_score for hit in response.hits}
+
+
+def test_lists_hold_the_best_messages_of_common_lexemes(archive, database) -> None:  # type: ignore[no-untyped-def]
+    state = _rebuild(database, min_df=50, depth=10)
+    lists = _lists(database)
+    assert set(lists) == {"alpha", "beta", "word"}  # df 123, 60, 106; the rest <= 50
+    assert state.lists == 3 and state.entries == 30
+    weights = _weights(database, "alpha")
+    best = sorted(weights.values(), reverse=True)
+    kept = [impact for impact, _ in lists["alpha"]]
+    assert kept == pytest.approx(best[:10], rel=1e-6)  # the 10 highest weights, in order
+    for impact, content in lists["alpha"]:
+        assert impact == pytest.approx(weights[content], rel=1e-6)
+
+
+def test_common_terms_are_seeded_from_the_lists(archive, database) -> None:  # type: ignore[no-untyped-def]
+    _rebuild(database, min_df=50, depth=10)
+    listed = {content for _, content in _lists(database)["alpha"]}
+    # "alpha" alone: 123 matches without lists, the 10 of its list with them.
+    found = _scores(archive, "alpha", champion_candidates=10)
+    assert set(found) == listed
+    exact = _scores(archive, "alpha", lexical_budget=0)
+    assert len(exact) == COMMON + 1
+    assert list(found) == list(exact)[:10]  # the list holds exactly the top 10
+    # A rare term is still read whole from the full-text index and scored exactly.
+    with_rare = _scores(archive, "alpha zygote", champion_candidates=10)
+    assert {"zygote alpha story", "gamma ray zygote"} <= set(with_rare)
+    expected = _bm25(database, "alpha zygote")
+    for content, score in with_rare.items():
+        assert score == pytest.approx(expected[content], rel=1e-9)
+
+
+def test_a_message_added_after_the_build_is_found(archive, database) -> None:  # type: ignore[no-untyped-def]
+    _rebuild(database, min_df=50, depth=10)
+    _store(database, "later", ["alpha alpha alpha", "nothing relevant"])
+    found = _scores(archive, "alpha", champion_candidates=10)
+    assert "alpha alpha alpha" in found  # in no list: found as newer than the watermark
+    assert found["alpha alpha alpha"] == pytest.approx(_bm25(database, "alpha")["alpha alpha alpha"])
+
+
+def test_deleted_and_edited_entries_do_not_leak(archive, database) -> None:  # type: ignore[no-untyped-def]
+    _rebuild(database, min_df=50, depth=10)
+    listed = [content for _, content in _lists(database)["alpha"]]
+    deleted, edited = listed[0], listed[1]
+    with database.connect() as conn:
+        conn.execute("DELETE FROM messages WHERE content = %s", (deleted,))
+        conn.execute("UPDATE messages SET content = 'omega now' WHERE content = %s", (edited,))
+        conn.commit()
+    found = _scores(archive, "alpha", champion_candidates=10)
+    assert deleted not in found and edited not in found and "omega now" not in found
+    assert set(found) == set(listed[2:])  # the other entries, rescored from live text
+    live = _bm25(database, "alpha")
+    for content, score in found.items():
+        assert score == pytest.approx(live[content], rel=1e-9)
+
+
+def test_lists_covering_everything_rank_as_without_lists(archive, database) -> None:  # type: ignore[no-untyped-def]
+    queries = ("alpha beta", "alpha word item7", "beta zygote", "word", "delta alpha")
+    without = {q: archive.search(q, mode="lexical", k=20) for q in queries}
+    _rebuild(database, min_df=1, depth=1000)  # every lexeme, every posting
+    for query in queries:
+        with_lists = archive.search(query, mode="lexical", k=20,
+                                    params={"champion_candidates": 100_000})
+        assert [h.message_id for h in with_lists.hits] == [h.message_id for h in without[query].hits]
+        for a, b in zip(with_lists.hits, without[query].hits, strict=True):
+            assert math.isclose(a.score, b.score, rel_tol=1e-9)
+
+
+def test_without_lists_or_when_switched_off_nothing_changes(archive, database) -> None:  # type: ignore[no-untyped-def]
+    before = _scores(archive, "alpha")
+    assert len(before) == COMMON + 1
+    with database.connect() as conn:
+        assert champions.state(conn) is None
+    _rebuild(database, min_df=50, depth=10)
+    assert _scores(archive, "alpha", champion_depth=0) == before
+    assert len(_scores(archive, "alpha")) < len(before)  # the lists are used by default
+
+
+def test_bad_build_parameters_are_refused(database) -> None:  # type: ignore[no-untyped-def]
+    with database.connect() as conn, pytest.raises(ValueError, match="min_df"):
+        champions.rebuild(conn, min_df=0, depth=10)
+    assert SearchParams().champion_depth > 0
