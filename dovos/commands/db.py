@@ -12,6 +12,7 @@ from pathlib import Path
 
 import typer
 
+from dovos.commands.champions import db_champions
 from dovos.commands.output import JsonOption, emit_json, fail, print_mapping
 
 
@@ -28,6 +29,7 @@ def register(app: typer.Typer) -> None:
     db_app.command("migrate")(db_migrate)
     db_app.command("backup")(db_backup)
     db_app.command("restore")(db_restore)
+    db_app.command("champions")(db_champions)  # dovos/commands/champions.py (issue 16)
     app.add_typer(db_app, name="db")
 
 

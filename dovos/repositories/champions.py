@@ -42,6 +42,7 @@ SELECT least(now(), min(xact_start)) AS watermark,
        pg_relation_size('messages') / current_setting('block_size')::int AS pages
 FROM pg_stat_activity
 WHERE xact_start IS NOT NULL AND datname = current_database()
+  AND backend_type = 'client backend'
 """
 
 CLEAR_SQL = """

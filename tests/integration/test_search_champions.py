@@ -149,3 +149,23 @@ def test_bad_build_parameters_are_refused(database) -> None:  # type: ignore[no-
     with database.connect() as conn, pytest.raises(ValueError, match="min_df"):
         champions.rebuild(conn, min_df=0, depth=10)
     assert SearchParams().champion_depth > 0
+
+
+def test_the_command_rebuilds_and_drops_the_lists(archive, database) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from typer.testing import CliRunner
+
+    from dovos.cli import app
+
+    built = CliRunner().invoke(app, ["db", "champions", "--min-df", "50", "--depth", "10",
+                                     "--json"])
+    assert built.exit_code == 0, built.output
+    report = json.loads(built.output)
+    assert (report["lists"], report["entries"], report["depth"]) == (3, 30, 10)
+    assert set(_lists(database)) == {"alpha", "beta", "word"}
+    dropped = CliRunner().invoke(app, ["db", "champions", "--drop"])
+    assert dropped.exit_code == 0, dropped.output
+    with database.connect() as conn:
+        assert champions.state(conn) is None
+    assert _lists(database) == {}
