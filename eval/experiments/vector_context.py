@@ -28,6 +28,12 @@ def _tail(text: str, chars: int) -> str:
     return text[-chars:] + "\n" if text and chars else ""
 
 
+def _said(text: str) -> str:
+    """'Caroline: hi' -> 'Caroline said: hi' (LoCoMo turns start with the speaker's name)."""
+    name, sep, rest = text.partition(": ")
+    return f"{name} said: {rest}" if sep and name and len(name.split()) <= 3 else text
+
+
 VARIANTS: dict[str, Callable[[Turn], str]] = {
     "turn alone": lambda t: t[1],
     "previous 500 chars (current)": lambda t: _tail(t[0], 500) + t[1],
@@ -35,6 +41,7 @@ VARIANTS: dict[str, Callable[[Turn], str]] = {
     "previous 1000 chars": lambda t: _tail(t[0], 1000) + t[1],
     "previous + next 200": lambda t: _tail(t[0], 500) + t[1] + ("\n" + t[2][:200] if t[2] else ""),
     "session date + previous": lambda t: f"{t[3]}\n" + _tail(t[0], 500) + t[1],
+    "speaker said + previous": lambda t: _tail(_said(t[0]), 500) + _said(t[1]),
 }
 
 
