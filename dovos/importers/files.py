@@ -8,7 +8,9 @@ written in bounded batches, in one transaction per file.
 Memory stays flat as files grow: the file is read a chunk at a time
 (`load.ExportStream`), and its conversations are parsed, cleaned and written a batch at
 a time (`BATCH_MESSAGES` messages or `BATCH_CHARS` characters of text, whichever comes
-first), so an import holds about one batch, never the whole export.
+first), so an import holds a few batches, never the whole export: the one being
+written, and (`PARSE_AHEAD`) the next one, parsed in a thread meanwhile
+(`read_ahead`), so Python parses while the server indexes.
 
 A file is still all or nothing: its batches are written in one transaction
 (`dovos.ingest.ingest_transaction`), committed after its last conversation. A problem
