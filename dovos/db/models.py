@@ -28,8 +28,6 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from dovos.config import EMBEDDING_DIM
-
 
 class Base(DeclarativeBase):
     """Declarative base for every Dovos table."""
@@ -103,7 +101,9 @@ class MessageEmbedding(Base):
         UUID(as_uuid=True), ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True
     )
     model: Mapped[str] = mapped_column(Text, primary_key=True)
-    embedding: Mapped[Any] = mapped_column(Vector(EMBEDDING_DIM), nullable=False)
+    # No fixed dimension (migration 0006): each model's vectors carry their own, checked
+    # against `embedding_models` by the repository.
+    embedding: Mapped[Any] = mapped_column(Vector(), nullable=False)
     message_version: Mapped[int] = mapped_column(Integer, nullable=False)
     context_version: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
     created_at: Mapped[datetime] = mapped_column(
