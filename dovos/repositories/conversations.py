@@ -204,10 +204,11 @@ LIMIT %(limit)s OFFSET %(offset)s
 """
 
 # Aggregates over indexed columns, never a scan of message text: sized for an API
-# request's budget of milliseconds.
+# request's budget of milliseconds. The message count is the one the BM25 statistics
+# triggers keep exact (migration 0002): counting a million rows took 0.2-0.3 s.
 TOTALS_SQL = """
 SELECT (SELECT count(*) FROM conversations) AS conversations,
-       (SELECT count(*) FROM messages) AS messages,
+       (SELECT doc_count FROM search_corpus_stats) AS messages,
        (SELECT count(*) FROM message_embeddings WHERE model = %(model)s) AS embeddings,
        least((SELECT min(created_at) FROM messages),
              (SELECT min(created_at) FROM conversations)) AS earliest,

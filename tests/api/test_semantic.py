@@ -87,6 +87,32 @@ def test_stats_count_embeddings(client: Any, embedded: Any) -> None:
     assert body.embedding_coverage_percent == 100.0
 
 
+def test_stats_coverage_is_the_share_of_messages_with_a_vector(client: Any, embedded: Any) -> None:
+    """Coverage counts vectors by the model over the message count the BM25 triggers
+    keep (no scan of messages); removing 4 of 17 vectors shows as 13/17."""
+    with embedded.database.engine.begin() as conn:
+        messages = conn.execute(text("SELECT count(*) FROM messages")).scalar_one()
+        saved = conn.execute(text(
+            "DELETE FROM message_embeddings WHERE message_id IN "
+            "(SELECT message_id FROM message_embeddings ORDER BY message_id LIMIT 4) "
+            "RETURNING message_id, model, embedding, message_version, context_version"
+        )).all()
+    try:
+        body = m.StatsResponse.model_validate(client.get("/api/stats").json())
+        assert body.total_messages == messages == 17
+        assert body.total_embeddings == 13
+        assert body.embedding_coverage_percent == round(100.0 * 13 / 17, 2)
+    finally:
+        with embedded.database.engine.begin() as conn:
+            for row in saved:
+                conn.execute(text(
+                    "INSERT INTO message_embeddings (message_id, model, embedding, "
+                    "message_version, context_version) VALUES (:id, :model, :embedding, "
+                    ":mv, :cv)"), {"id": row.message_id, "model": row.model,
+                                   "embedding": row.embedding, "mv": row.message_version,
+                                   "cv": row.context_version})
+
+
 def test_search_uses_the_stored_parameters(client: Any, embedded: Any, embedder: Any) -> None:
     """Parameters saved by the tuning workbench reach the API: with RRF (k = 10) stored,
     hybrid relevances are the fused score over its best possible value, 2 / 11."""
