@@ -104,7 +104,10 @@ seed AS (
 # rise), the rarer terms' full-text matches, and every match among the messages written
 # since the lists were built (`updated_at` at or after the watermark, a literal put in
 # by `bind_watermark`: the BRIN index of migration 0007 finds them). All are scored
-# exactly below, from their live tsvectors: stale list entries cost nothing.
+# exactly below, from their live tsvectors: stale list entries cost nothing. They must
+# still match the query: `ts_match_vq` is `@@` as a function, which the planner cannot
+# answer from the GIN index, so it looks the few candidates up by id instead of reading
+# every posting of the query's common terms.
 # BM25 over the full-text matches. Only the query's lexemes are unnested from each
 # message (setweight marks them, ts_filter keeps them): half the cost of unnesting the
 # whole tsvector. Document length is the number of distinct lexemes.
@@ -143,7 +146,8 @@ fts_candidates AS (
     SELECT m.id, m.conversation_id, m.position, m.search_vector
     FROM champion_ids ci JOIN messages m ON m.id = ci.id {join_conversations}
     CROSS JOIN tsq
-    WHERE EXISTS (SELECT 1 FROM champion_terms) AND m.search_vector @@ tsq.query {filters}
+    WHERE EXISTS (SELECT 1 FROM champion_terms)
+      AND ts_match_vq(m.search_vector, tsq.query) {filters}
 ),
 fts AS (
     SELECT m.id, m.conversation_id, m.position,
