@@ -3,6 +3,7 @@ joined statement found (issue 16: the join was a hundred index probes per search
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from search_support import build_archive, truncate
 
@@ -63,3 +64,32 @@ def test_a_filter_still_joins_messages_and_holds(service: SearchService) -> None
     assert "JOIN conversations c" in build_statement("vector", SearchParams(), source)[0]
     hits = service.search("autovacuum workers", mode="vector", k=20, filters=source).hits
     assert hits and {hit.source for hit in hits} == {"chatgpt"}
+
+
+def test_breakdown_times_every_piece_of_the_vector_leg(service: SearchService) -> None:
+    from dovos.benchmarks.vector_leg import vector_leg_breakdown
+
+    texts = ["support group feelings", "autovacuum workers", "kids swimming", "garden"]
+    figures = vector_leg_breakdown(service.database, service.embedder, texts)
+    counts = {name: value["n"] for name, value in figures.items() if isinstance(value, dict)}
+    assert counts["query embedding (one torch thread)"] == len(texts)
+    assert counts["vector statement, warm (knobs + statement)"] == len(texts)
+    # cold figures come from disjoint halves of the queries
+    assert counts["service vector search, cold (embedding included)"] == 2
+    assert counts["bare HNSW LIMIT 10, cold"] == 2
+    assert figures["bare HNSW LIMIT 100, warm"]["backend_cpu_p50"] >= 0
+
+
+def test_ef_search_sweep_agrees_with_exact_search_on_a_small_archive(
+        service: SearchService) -> None:
+    from dovos.benchmarks.vector_leg import ef_search_sweep, sampled_vectors
+
+    vectors = sampled_vectors(service.database, service.model, 5, seed=3)
+    assert vectors.shape == (5, 384)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    sweep = ef_search_sweep(service.database, service.embedder, vectors, ef_values=(40, 400),
+                            candidates=20)
+    assert set(sweep) == {"40", "400"}
+    # a couple of hundred vectors: a wide search is exact
+    assert sweep["400"]["top10_vs_exact"] == 1.0 and sweep["400"]["recall_at_20"] == 1.0
+    assert sweep["400"]["buffers_mean"] > 0
