@@ -155,6 +155,16 @@ def dump_vectors() -> None:
             [np.array(json.loads(r[1]), dtype=np.float32) for r in part]))
 
 
+def _encoded(variant: str) -> bool:
+    """Whether `variant` is already encoded (the script only ranks cached encodings: on
+    the loaded machine one LoCoMo encoding took 10+ minutes; encode them beforehand with
+    `vector_context.encoded`)."""
+    from eval.experiments.vector_context import CACHE
+
+    name = variant.replace(" ", "_").replace("(", "").replace(")", "")
+    return (CACHE / f"{name}.npy").is_file()
+
+
 def _legs(bench: Bench, name: str, variants: dict[str, Run], lex: Run
           ) -> tuple[CVResult, CVResult]:
     """(vector leg, hybrid) of a family, each cross-validated on its own metric."""
@@ -179,7 +189,7 @@ def families(bench: Bench, space: Space, lex: Run, vec: Run, parts: tuple[str, .
     if bench.dataset == "locomo" and "texts" in parts:
         texts = {CURRENT: exact}
         texts.update({v: space.rank(v, space.queries, space.docs(v))
-                      for v in TEXT_VARIANTS if v != CURRENT})
+                      for v in TEXT_VARIANTS if v != CURRENT and _encoded(v)})
         texts["max(turn, previous 500 + turn)"] = space.rank(
             "max", space.queries, space.docs("turn alone"), docs)
         for label, run in texts.items():
@@ -215,8 +225,32 @@ def _per_fold(result: CVResult, metric: str) -> list[float]:
     return [round(f[metric], 4) for f in result.folds]
 
 
+def markdown(dataset: str) -> str:
+    """The results of every run of `dataset` as one Markdown table (for the docs)."""
+    lines = ["| idea | leg | metric | mean | per fold | Δ vs today | p t / Fisher | chosen per fold |",
+             "|---|---|---|---|---|---|---|---|"]
+    seen = set()
+    for path in sorted(RESULTS.glob(f"vector-ideas-{dataset}-*.json")):
+        for r in json.loads(path.read_text()):
+            idea, _, leg = r["idea"].rpartition(" (")
+            key = (idea, leg, r["metric"])
+            if key in seen:
+                continue
+            seen.add(key)
+            folds = " ".join(f"{v:.3f}" for v in r["per_fold"])
+            chosen = ", ".join(r.get("chosen_per_fold", [])) if len(r["chosen"]) > 1 else r["chosen"][0]
+            p = f"{r['p_t']:.3f} / {r['p_fisher']:.3f}" + (" *" if r["significant"] else "")
+            p = "–" if idea == "today" else p
+            lines.append(f"| {idea} | {leg.rstrip(')')} | {r['metric']} | {r['mean']:.3f} | {folds} "
+                         f"| {r['delta']:+.3f} | {p} | {chosen} |")
+    return "\n".join(lines)
+
+
 if __name__ == "__main__":
     args = sys.argv[1:]
+    if args[:1] == ["table"]:
+        print(markdown(args[1]))
+        sys.exit()
     if "dump" in args:
         dump_vectors()
     chosen = tuple(a for a in args if a in ("prf", "texts")) or ("prf", "texts")
