@@ -14,7 +14,11 @@ BEIR `test` split, and the NFCorpus copy here ships `qrels/dev.tsv` alone, so th
 nDCG@10 of the vector ranking is computed here: exact cosine over all documents
 (what HNSW approximates), the same for both precisions.
 
-Run: `python -m dovos.benchmarks.embedding_precision [--quality] [--json]`.
+`measure_variants` (`--variants`): on the long texts, bf16 at other batch sizes, one or
+two torch threads, torch.autocast and oneDNN bf16 matmuls on fp32 weights, each against
+fp32 in the same run.
+
+Run: `python -m dovos.benchmarks.embedding_precision [--quality | --variants] [--json]`.
 """
 
 from __future__ import annotations
@@ -196,14 +200,103 @@ def print_precision_benchmark(result: PrecisionBenchmark) -> None:
         print(f"NFCorpus dev {precision}: {figures}")
 
 
+# Ways to run the model on long texts, each against fp32 at the worker's batch on every
+# core in the same run: (precision, batch size, torch threads, how bf16 is applied).
+# "model" = weights cast to bf16 (what the embedder does), "autocast" = fp32 weights under
+# torch.autocast(bfloat16), "matmul" = fp32 weights with oneDNN matmuls allowed in bf16.
+VARIANTS: tuple[tuple[str, int, int, str], ...] = (
+    ("fp32", BATCH_SIZE, 2, "model"), ("bf16", BATCH_SIZE, 2, "model"),
+    ("bf16", 8, 2, "model"), ("bf16", 16, 2, "model"), ("bf16", 64, 2, "model"),
+    ("fp32", BATCH_SIZE, 2, "autocast"), ("fp32", BATCH_SIZE, 2, "matmul"),
+    ("fp32", BATCH_SIZE, 1, "model"), ("bf16", BATCH_SIZE, 1, "model"),
+)
+
+
+def variant_name(variant: tuple[str, int, int, str]) -> str:
+    precision, batch, threads, how = variant
+    return f"{precision if how == 'model' else f'fp32+{how}'} b{batch} t{threads}"
+
+
+def encode_variant(models: dict[str, SentenceTransformerEmbedder], texts: list[str],
+                   variant: tuple[str, int, int, str]) -> np.ndarray:
+    """`texts` encoded the way `variant` says (torch's threads restored afterwards)."""
+    import contextlib
+
+    import torch
+
+    precision, batch, threads, how = variant
+    before = torch.get_num_threads()
+    matmul = torch.backends.mkldnn.matmul
+    before_matmul = getattr(matmul, "fp32_precision", None)
+    torch.set_num_threads(threads)
+    if how == "matmul":
+        matmul.fp32_precision = "bf16"
+    context = (torch.autocast("cpu", dtype=torch.bfloat16) if how == "autocast"
+               else contextlib.nullcontext())
+    try:
+        with context:
+            vectors = models[precision].encode(texts, batch_size=batch)
+    finally:
+        torch.set_num_threads(before)
+        if before_matmul is not None:
+            matmul.fp32_precision = before_matmul
+    vectors = np.asarray(vectors, dtype=np.float32)
+    return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+
+
+def measure_variants(texts: list[str], repeats: int = 3,
+                     variants: tuple[tuple[str, int, int, str], ...] = VARIANTS,
+                     models: dict[str, SentenceTransformerEmbedder] | None = None,
+                     ) -> dict[str, Any]:
+    """texts/s (median of `repeats`), ratio to the first variant (fp32) and the minimum
+    cosine to its vectors, for each variant, on the same texts in the same run; the
+    order rotates and reverses every repetition so that a load change hits all alike."""
+    import os
+
+    models = models or embedders()
+    names = [variant_name(v) for v in variants]
+    seconds: dict[str, list[float]] = {name: [] for name in names}
+    vectors: dict[str, np.ndarray] = {}
+    loads = []
+    for repeat in tqdm(range(repeats), desc="variants", leave=False):
+        order = list(zip(names, variants, strict=True))
+        order = order[repeat % len(order):] + order[:repeat % len(order)]
+        for name, variant in order[::-1] if repeat % 2 else order:
+            started = time.perf_counter()
+            vectors[name] = encode_variant(models, texts, variant)
+            seconds[name].append(time.perf_counter() - started)
+        loads.append(round(os.getloadavg()[0], 1))
+    reference = names[0]
+    rate = {name: len(texts) / statistics.median(values) for name, values in seconds.items()}
+    return {"texts": len(texts), "mean_chars": round(statistics.fmean(map(len, texts))),
+            "repeats": repeats, "load_average": loads,
+            "variants": {name: {"texts_per_s": round(rate[name], 2),
+                                f"over_{reference}": round(rate[name] / rate[reference], 3),
+                                "cosine_min": round(float(
+                                    (vectors[name] * vectors[reference]).sum(axis=1).min()), 4)}
+                         for name in names}}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--long", type=int, default=128, help="NFCorpus abstracts to encode")
     parser.add_argument("--short", type=int, default=512, help="LoCoMo turns to encode")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--quality", action="store_true", help="also NFCorpus dev nDCG@10")
+    parser.add_argument("--variants", action="store_true",
+                        help="batch sizes, threads, autocast... on the long texts instead")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
+    if args.variants:
+        figures = measure_variants(long_texts(nfcorpus_dir(), args.long), args.repeats)
+        for name, value in figures["variants"].items():
+            print(f"{name:22} {value['texts_per_s']:8.1f}/s {value['over_fp32 b32 t2']:6.2f}x "
+                  f"cos min {value['cosine_min']:.4f}")
+        print(f"{figures['texts']} texts of {figures['mean_chars']} chars, load "
+              f"{figures['load_average']}")
+        if args.json:
+            print(json.dumps(figures, indent=2))
+        return
     result = run_precision_benchmark(args.long, args.short, args.repeats, args.quality)
     if args.json:
         print(json.dumps(result.as_dict(), indent=2))
