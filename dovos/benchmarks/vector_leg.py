@@ -231,7 +231,7 @@ def main(argv: list[str] | None = None) -> None:
     figures = {"breakdown": vector_leg_breakdown(database, embedder, texts)}
     print(format_breakdown(figures["breakdown"]))
     sweep_texts = [f"{t} sweep" for t in scale_queries(args.sweep_queries, seed=103)]
-    for label, vectors in (
+    for label, vectors in () if not args.sweep_queries else (
             ("stored vectors + noise", sampled_vectors(database, embedder.name,
                                                        args.sweep_queries, seed=103)),
             ("query encodings", embedder.encode(sweep_texts, batch_size=32))):
