@@ -222,7 +222,7 @@ def markdown(out: dict) -> str:
 
 
 # -- speed --------------------------------------------------------------------------------
-def speed(rounds: int = 3, short: int = 256, long: int = 48) -> dict:
+def speed(rounds: int = 2, short: int = 64, long: int = 8) -> dict:
     """texts/s of each model (and mpnet fp32) on the same LoCoMo turns and NFCorpus
     abstracts, alternated `rounds` times in one process; medians and ratios to MiniLM fp32."""
     rng = np.random.default_rng(0)
