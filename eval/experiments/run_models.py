@@ -1,8 +1,12 @@
 """Embedding models out of fold: all-mpnet-base-v2 (bf16) against all-MiniLM-L6-v2 (fp32,
 and bf16) on LoCoMo dev (six samples) and NFCorpus dev (324 queries).
 
-    DOVOS_HOME=/tmp/h1-ideas-home nice -n 10 python -m eval.experiments.run_models locomo
-    DOVOS_HOME=/tmp/h1-ideas-home nice -n 10 python -m eval.experiments.run_models nfcorpus
+    export DOVOS_HOME=/tmp/h1-ideas-home OMP_NUM_THREADS=1
+    nice -n 10 python -m eval.experiments.run_models encode locomo all-mpnet-base-v2@bf16 \
+        all-MiniLM-L6-v2 all-MiniLM-L6-v2@bf16
+    python -m eval.experiments.run_models locomo      # the tables (cached vectors and legs)
+    nice -n 10 python -m eval.experiments.run_models encode nfcorpus all-mpnet-base-v2@bf16
+    python -m eval.experiments.run_models nfcorpus
     DOVOS_HOME=/tmp/h1-ideas-home nice -n 10 python -m eval.experiments.run_models speed
 
 Each model encodes exactly what the worker embeds (the last PREVIOUS_TURN_CHARS of the
@@ -13,8 +17,12 @@ exact cosine within the question's LoCoMo sample, or over the NFCorpus corpus, t
 service's depth; the hybrid fuses it with the cached lexical leg (BM25 k1 0.9, b 0.5,
 the defaults, passed explicitly) the way the service does (`fusion.fuse`). Per model:
 vector leg, hybrid at the default 0.7/0.3, hybrid with the lexical share chosen in fold.
-Exact cosine rather than the service's HNSW: the MiniLM fp32 row is checked against the
-service's cached vector leg to show the two agree.
+Every model is compared with the service's own vector leg (all-MiniLM-L6-v2 fp32, HNSW,
+the cached run: today's figures) and the hybrid with the lexical leg; exact cosine
+rather than HNSW is checked by the in-memory all-MiniLM-L6-v2 rows, which give the
+service's figures exactly on LoCoMo dev. Models whose vectors are not cached are left
+out of the table: `encode DATASET MODEL...` fills the cache (chunk by chunk, so it can
+be stopped and resumed).
 
 `speed` encodes the same sample of texts with each model in alternation (same run, so
 the ratio holds on a loaded machine).
