@@ -63,7 +63,9 @@ def main(dataset: str) -> list[dict]:
     bench = Bench(dataset)
     runs = variants(bench)
     in_sample = {label: bench.per_query(run).mean().round(4).to_dict() for label, run in runs.items()}
-    rows = cv_rows(bench, {"PRF f×e×w (or none)": runs}, runs["no feedback"])
+    forced = {k: v for k, v in runs.items() if k != "no feedback"}
+    rows = cv_rows(bench, {"PRF f×e×w (or none)": runs, "PRF f×e×w (feedback forced)": forced},
+                   runs["no feedback"])
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"prf-{dataset}.json").write_text(json.dumps({"rows": rows, "in_sample": in_sample}, indent=1))
     for label, scores in sorted(in_sample.items(), key=lambda item: -item[1]["ndcg@10"])[:8]:
