@@ -49,6 +49,7 @@ TEXT_VARIANTS = ("turn alone", CURRENT, "previous 200 chars", "previous 1000 cha
                  "session date + previous", "speaker said + previous")
 BETAS = (0.25, 0.5, 1.0)
 TOP_M = (3, 5, 10)
+FIXED = "beta=0.25 m=5"  # what every LoCoMo fold chose for the hybrid (vector top m)
 
 
 @dataclass
@@ -186,6 +187,7 @@ def families(bench: Bench, space: Space, lex: Run, vec: Run, parts: tuple[str, .
         grid = {f"beta={b} m={m}": space.rank("prf", space.rocchio(source, b, m, docs), docs)
                 for b in BETAS for m in TOP_M}
         out[f"Rocchio PRF from the {source_name} top m"] = grid
+        out[f"Rocchio PRF from the {source_name} top m, fixed {FIXED}"] = {FIXED: grid[FIXED]}
     if bench.dataset == "locomo" and "texts" in parts:
         texts = {CURRENT: exact}
         texts.update({v: space.rank(v, space.queries, space.docs(v))
