@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import _thread
 import json
+import signal
 import threading
 from pathlib import Path
 from typing import Any
@@ -104,9 +105,14 @@ def test_ctrl_c_while_batches_are_written_and_parsed_writes_nothing(
             yield batch
 
     monkeypatch.setattr(files, "batches", batches)
-    with pytest.raises(ImportInterrupted) as caught:
-        import_files([_write(tmp_path / "stop.json", _export(40))], database=database,
-                     progress=False)
+    # Ctrl-C must raise KeyboardInterrupt, whatever SIGINT handler an earlier test left.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(ImportInterrupted) as caught:
+            import_files([_write(tmp_path / "stop.json", _export(40))], database=database,
+                         progress=False)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     [stopped] = caught.value.results
     assert "interrupted; nothing of this file was written" in stopped.error
     assert len(written) >= 2  # it came after batches were written
