@@ -87,8 +87,9 @@ FROM own o JOIN messages m ON m.conversation_id = o.conversation_id AND m.positi
 
 
 def collect_by_terms(bench: Bench) -> dict[str, Any]:
-    """As `collect`, but the expansion legs summed from per-term contributions (one
-    statement per query instead of nine searches)."""
+    """{qid: {"orig": {doc: score}, "exp": {"f,e": {doc: score}}, "terms": {f: [...]}}},
+    cached as JSON under CACHE. The expansion legs are summed from per-term contributions
+    (BM25 is a sum over terms): one statement per query instead of nine searches."""
     from dovos.search.sql import filter_sql
     from dovos.search.types import SearchParams
 
@@ -131,36 +132,6 @@ def collect_by_terms(bench: Bench) -> dict[str, Any]:
 
 def _hits(response: Any, level: str) -> dict[str, float]:
     return ranked_scores(response.hits, level)
-
-
-def collect(bench: Bench) -> dict[str, Any]:
-    """{qid: {"orig": {doc: score}, "exp": {"f,e": {doc: score}}, "terms": {f: [...]}}},
-    cached as JSON under CACHE."""
-    path = CACHE / f"prf-{bench.dataset}.json"
-    if path.is_file():
-        return json.loads(path.read_text())
-    service, queryset = bench.service, bench.queryset
-    out: dict[str, Any] = {}
-    for query in tqdm(queryset.queries, desc=f"prf {bench.dataset}", mininterval=30):
-        filters = queryset.search_filters(query)
-        first = service.search(query.text, "lexical", k=1000, filters=filters, params=DEEP)
-        record: dict[str, Any] = {"orig": _hits(first, queryset.level), "exp": {}, "terms": {}}
-        for f in FEEDBACK:
-            ids = [str(h.message_id) for h in first.hits[:f]]
-            terms = _expansion(service, ids, query.text, max(EXPANSION)) if ids else []
-            record["terms"][str(f)] = terms
-            for e in EXPANSION:
-                words = terms[:e]
-                if not words:
-                    record["exp"][f"{f},{e}"] = {}
-                    continue
-                second = service.search(" ".join(words), "lexical", k=1000, filters=filters,
-                                        params=DEEP)
-                record["exp"][f"{f},{e}"] = _hits(second, queryset.level)
-        out[query.id] = record
-    CACHE.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(out))
-    return out
 
 
 def _expansion(service: Any, ids: list[str], text: str, limit: int) -> list[str]:

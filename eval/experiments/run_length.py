@@ -9,12 +9,11 @@ lexemes, k1 0.9, b 0.5) under the significance rule.
 
 from __future__ import annotations
 
-import json
 import sys
 
 from eval.experiments.harness import Bench
 from eval.experiments.length_variants import variants
-from eval.experiments.run_prf import RESULTS, cv_rows
+from eval.experiments.run_prf import report
 
 DEFAULT = "distinct k1=0.9 b=0.5"
 
@@ -22,21 +21,12 @@ DEFAULT = "distinct k1=0.9 b=0.5"
 def main(dataset: str) -> list[dict]:
     bench = Bench(dataset)
     runs = variants(bench)
-    in_sample = {label: bench.per_query(run).mean().round(4).to_dict() for label, run in runs.items()}
     families = {
         "tokens, k1 0.9 b 0.5 (plain swap)": {"tokens": runs["tokens k1=0.9 b=0.5"]},
         "tokens, b in fold": {k: v for k, v in runs.items() if k.startswith("tokens")},
         "tokens (b in fold) or today's leg": runs,
     }
-    rows = cv_rows(bench, families, runs[DEFAULT])
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"length-{dataset}.json").write_text(json.dumps({"rows": rows, "in_sample": in_sample}, indent=1))
-    for label, scores in in_sample.items():
-        print("in-sample", label, scores)
-    for row in rows:
-        print(json.dumps(row))
-    return rows
-
+    return report(bench, "length", runs, families, DEFAULT)
 
 if __name__ == "__main__":
     main(sys.argv[1])

@@ -59,21 +59,30 @@ def variants(bench: Bench) -> dict[str, Run]:
     return runs
 
 
-def main(dataset: str) -> list[dict]:
-    bench = Bench(dataset)
-    runs = variants(bench)
+def report(bench: Bench, name: str, runs: dict[str, Run],
+           families: dict[str, dict[str, Run]], default: str, shown: int | None = None) -> list[dict]:
+    """The families' out-of-fold rows against `runs[default]`, with every run's in-sample
+    means, saved under RESULTS as `<name>-<dataset>.json` and printed (the `shown` best
+    in-sample runs plus the default; all when None)."""
     in_sample = {label: bench.per_query(run).mean().round(4).to_dict() for label, run in runs.items()}
-    forced = {k: v for k, v in runs.items() if k != "no feedback"}
-    rows = cv_rows(bench, {"PRF f×e×w (or none)": runs, "PRF f×e×w (feedback forced)": forced},
-                   runs["no feedback"])
+    rows = cv_rows(bench, families, runs[default])
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"prf-{dataset}.json").write_text(json.dumps({"rows": rows, "in_sample": in_sample}, indent=1))
-    for label, scores in sorted(in_sample.items(), key=lambda item: -item[1]["ndcg@10"])[:8]:
-        print("in-sample", label, scores)
-    print("in-sample", "no feedback", in_sample["no feedback"])
+    (RESULTS / f"{name}-{bench.dataset}.json").write_text(
+        json.dumps({"rows": rows, "in_sample": in_sample}, indent=1))
+    printed = sorted(in_sample, key=lambda label: -in_sample[label]["ndcg@10"])[:shown]
+    for label in [*printed, *([default] if default not in printed else [])]:
+        print("in-sample", label, in_sample[label])
     for row in rows:
         print(json.dumps(row))
     return rows
+
+
+def main(dataset: str) -> list[dict]:
+    bench = Bench(dataset)
+    runs = variants(bench)
+    forced = {k: v for k, v in runs.items() if k != "no feedback"}
+    families = {"PRF f×e×w (or none)": runs, "PRF f×e×w (feedback forced)": forced}
+    return report(bench, "prf", runs, families, "no feedback", shown=8)
 
 
 if __name__ == "__main__":
