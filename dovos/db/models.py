@@ -93,7 +93,8 @@ class Message(Base):
 
 class MessageEmbedding(Base):
     """The embedding of one message by one model, computed from `message_version` of the
-    message and `context_version` of the turn before it (0: none; see document_text)."""
+    message and `context_version` of the turn before it (0: none) with `recipe`, the
+    number of what was embedded (see dovos/search/document_text.py, migration 0008)."""
 
     __tablename__ = "message_embeddings"
 
@@ -106,6 +107,7 @@ class MessageEmbedding(Base):
     embedding: Mapped[Any] = mapped_column(Vector(), nullable=False)
     message_version: Mapped[int] = mapped_column(Integer, nullable=False)
     context_version: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    recipe: Mapped[int] = mapped_column(Integer, nullable=False, server_default="1")
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), nullable=False, server_default=func.now()
     )

@@ -54,28 +54,34 @@ CREATE_MODEL_INDEX_SQL = sql.SQL(
 )
 
 STORED_VERSIONS_SQL = """
-SELECT message_id, message_version, context_version FROM message_embeddings
+SELECT message_id, recipe, message_version, context_version FROM message_embeddings
 WHERE model = %(model)s AND message_id = ANY(%(ids)s)
 """
 
 # Never moves an embedding back to an older input (message and context versions only
-# grow, so inputs read later compare greater), and skips messages deleted since their
-# text was read (the foreign key would otherwise fail the whole batch). Writing the same
-# input twice (a retried write after a lost commit acknowledgement) changes nothing.
+# grow, so inputs read later compare greater) or an older recipe (a newer recipe of
+# what is embedded, `dovos.search.document_text.EMBEDDING_RECIPE`, replaces the old
+# vector whatever the versions: until then the old one keeps serving search), and skips
+# messages deleted since their text was read (the foreign key would otherwise fail the
+# whole batch). Writing the same input twice (a retried write after a lost commit
+# acknowledgement) changes nothing.
 UPSERT_EMBEDDINGS_SQL = """
-INSERT INTO message_embeddings (message_id, model, embedding, message_version, context_version)
-SELECT t.id, %(model)s, t.embedding, t.version, t.context_version
+INSERT INTO message_embeddings
+    (message_id, model, embedding, message_version, context_version, recipe)
+SELECT t.id, %(model)s, t.embedding, t.version, t.context_version, t.recipe
 FROM unnest(%(ids)s::uuid[], %(embeddings)b::vector[], %(versions)s::int[],
-            %(context_versions)s::int[])
-    AS t(id, embedding, version, context_version)
+            %(context_versions)s::int[], %(recipes)s::int[])
+    AS t(id, embedding, version, context_version, recipe)
 WHERE EXISTS (SELECT 1 FROM messages m WHERE m.id = t.id)
 ON CONFLICT (message_id, model) DO UPDATE
 SET embedding = EXCLUDED.embedding,
     message_version = EXCLUDED.message_version,
     context_version = EXCLUDED.context_version,
+    recipe = EXCLUDED.recipe,
     created_at = now()
-WHERE (message_embeddings.message_version, message_embeddings.context_version)
-    < (EXCLUDED.message_version, EXCLUDED.context_version)
+WHERE (message_embeddings.recipe, message_embeddings.message_version,
+       message_embeddings.context_version)
+    < (EXCLUDED.recipe, EXCLUDED.message_version, EXCLUDED.context_version)
 """
 
 
@@ -148,6 +154,8 @@ class EmbeddedInput(Protocol):
     def version(self) -> int: ...
     @property
     def context_version(self) -> int: ...
+    @property
+    def recipe(self) -> int: ...
 
 
 def upsert_embeddings(
@@ -166,6 +174,7 @@ def upsert_embeddings(
         "ids": [item.message_id for item in inputs],
         "versions": [item.version for item in inputs],
         "context_versions": [item.context_version for item in inputs],
+        "recipes": [item.recipe for item in inputs],
         "embeddings": list(vectors),
     })
     return cursor.rowcount
@@ -173,18 +182,21 @@ def upsert_embeddings(
 
 def stored_versions(
     cursor: psycopg.Cursor[Any], model: str, ids: Sequence[uuid.UUID]
-) -> dict[uuid.UUID, tuple[int, int]]:
-    """message id -> (message version, context version) of its stored `model` embedding."""
+) -> dict[uuid.UUID, tuple[int, int, int]]:
+    """message id -> (recipe, message version, context version) of its stored `model`
+    embedding (ordered like `EmbeddingInput.key`: below it means stale)."""
     with cursor.connection.cursor(row_factory=dict_row) as named:
         named.execute(STORED_VERSIONS_SQL, {"model": model, "ids": list(ids)})
-        return {row["message_id"]: (row["message_version"], row["context_version"])
+        return {row["message_id"]:
+                (row["recipe"], row["message_version"], row["context_version"])
                 for row in named.fetchall()}
 
 
 @dataclass(frozen=True)
 class Coverage:
     """Embedding coverage for one model: `stale` rows were embedded from an older version
-    of the message or of the turn before it (its context)."""
+    of the message or of the turn before it (its context), or, when a recipe was given,
+    with an older recipe of what is embedded."""
 
     model: str
     total: int
@@ -220,22 +232,27 @@ class EmbeddingRepository:
             query = query.where(MessageEmbedding.model == model)
         return int(self.session.scalar(query) or 0)
 
-    def coverage(self, model: str) -> Coverage:
+    def coverage(self, model: str, recipe: int = 0) -> Coverage:
+        """`model`'s coverage; an embedding below `recipe` counts as stale (0: versions
+        only; `dovos.search.document_text.EMBEDDING_RECIPE` is the code's)."""
         row = self.session.execute(
-            text("SELECT model, total, embedded, stale FROM embedding_coverage(:model)"),
-            {"model": model},
+            text("SELECT model, total, embedded, stale FROM embedding_coverage(:model, :recipe)"),
+            {"model": model, "recipe": recipe},
         ).one()
         return Coverage(model=row.model, total=row.total, embedded=row.embedded, stale=row.stale)
 
 
 # -- models -------------------------------------------------------------------------------
-COVERAGE_SQL = "SELECT model, total, embedded, stale FROM embedding_coverage(%(model)s)"
+COVERAGE_SQL = """
+SELECT model, total, embedded, stale FROM embedding_coverage(%(model)s, %(recipe)s)
+"""
 
 
-def coverage_of(connection: psycopg.Connection[Any], model: str) -> Coverage:
-    """`model`'s coverage on a psycopg connection (EmbeddingRepository.coverage's twin)."""
+def coverage_of(connection: psycopg.Connection[Any], model: str, recipe: int = 0) -> Coverage:
+    """`model`'s coverage on a psycopg connection (EmbeddingRepository.coverage's twin);
+    an embedding below `recipe` counts as stale (0: versions only)."""
     with connection.cursor(row_factory=dict_row) as cursor:
-        row = cursor.execute(COVERAGE_SQL, {"model": model}).fetchone()
+        row = cursor.execute(COVERAGE_SQL, {"model": model, "recipe": recipe}).fetchone()
     return Coverage(model=row["model"], total=int(row["total"]),
                     embedded=int(row["embedded"]), stale=int(row["stale"]))
 

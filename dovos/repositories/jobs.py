@@ -184,7 +184,7 @@ def copy_new_embed_jobs(
 
 
 # Backfill for one model: embed jobs for the next `chunk` messages (by id, after
-# `after`) that have no embedding of `model` at their current text and context. A
+# `after`) that have no embedding of `model` at their current text, context and recipe. A
 # message that has a pending job keeps it (the worker embeds every configured model
 # that is stale for it). Returns the last id seen, the messages found, the jobs added.
 ENQUEUE_MISSING_EMBEDDINGS_SQL = """
@@ -196,7 +196,8 @@ WITH missing AS (
     LEFT JOIN message_embeddings e ON e.message_id = m.id AND e.model = %(model)s
     WHERE m.id > %(after)s
       AND (e.message_id IS NULL
-           OR (e.message_version, e.context_version) < (m.version, coalesce(p.version, 0)))
+           OR (e.recipe, e.message_version, e.context_version)
+              < (%(recipe)s, m.version, coalesce(p.version, 0)))
     ORDER BY m.id
     LIMIT %(chunk)s
 ), added AS (
@@ -220,11 +221,13 @@ def enqueue_missing_embeddings(
     connection: psycopg.Connection[Any],
     model: str,
     *,
+    recipe: int,
     chunk: int = 10_000,
     max_attempts: int = 5,
     progress: Any = None,
 ) -> tuple[int, int]:
-    """Enqueue an embed job for every message lacking a current `model` embedding, in
+    """Enqueue an embed job for every message lacking a current `model` embedding (at
+    its text, context and `recipe`: `dovos.search.document_text.enqueue_stale`), in
     chunks of `chunk` messages inside the caller's transaction (all or nothing).
     `progress` (a tqdm bar) advances by the messages found. Returns (messages found,
     jobs added); the difference already had a pending job."""
@@ -233,7 +236,8 @@ def enqueue_missing_embeddings(
     with connection.cursor(row_factory=dict_row) as cursor:
         while True:
             row = cursor.execute(ENQUEUE_MISSING_EMBEDDINGS_SQL, {
-                "model": model, "after": after, "chunk": chunk, "max_attempts": max_attempts,
+                "model": model, "recipe": recipe, "after": after, "chunk": chunk,
+                "max_attempts": max_attempts,
             }).fetchone()
             if row is None or not row["found"]:
                 return found, added

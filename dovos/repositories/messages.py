@@ -83,17 +83,25 @@ class Turn:
 
 @dataclass(frozen=True)
 class EmbeddingInput:
-    """The text to embed for one message, and the versions it was read at."""
+    """The text to embed for one message, the versions it was read at, and the recipe
+    (`dovos.search.document_text.EMBEDDING_RECIPE`) that built it."""
 
     message_id: uuid.UUID
     version: int
     context_version: int
     text: str
+    recipe: int
 
     @property
     def versions(self) -> tuple[int, int]:
         """Ordered like the stored (message_version, context_version): both only grow."""
         return (self.version, self.context_version)
+
+    @property
+    def key(self) -> tuple[int, int, int]:
+        """Ordered like the stored (recipe, message_version, context_version): an
+        embedding below it is stale."""
+        return (self.recipe, self.version, self.context_version)
 
 
 # -- writes ------------------------------------------------------------------------------
@@ -236,20 +244,22 @@ COUNT_SQL = "SELECT count(*) FROM messages"
 
 EMBEDDING_INPUTS_SQL = """
 SELECT m.id AS message_id, m.version, coalesce(p.version, 0) AS context_version,
-       coalesce(right(p.content, %(previous_chars)s) || E'\\n', '') || m.content AS text
+       coalesce(right(p.content, %(previous_chars)s) || E'\\n', '') || m.content AS text,
+       %(recipe)s::int AS recipe
 FROM messages m
 LEFT JOIN messages p ON p.conversation_id = m.conversation_id AND p.position = m.position - 1
 WHERE m.id = ANY(%(ids)s)
 """
 
-# Messages whose embedding by a model is missing or older than their input.
+# Messages whose embedding by a model is missing, or older than their input or recipe.
 STALE_FOR_MODEL_SQL = """
 SELECT m.id
 FROM messages m
 LEFT JOIN messages p ON p.conversation_id = m.conversation_id AND p.position = m.position - 1
 LEFT JOIN message_embeddings e ON e.message_id = m.id AND e.model = %(model)s
 WHERE e.message_id IS NULL
-   OR (e.message_version, e.context_version) < (m.version, coalesce(p.version, 0))
+   OR (e.recipe, e.message_version, e.context_version)
+      < (%(recipe)s, m.version, coalesce(p.version, 0))
 ORDER BY m.id
 """
 
@@ -464,16 +474,21 @@ def count(connection: psycopg.Connection[Any]) -> int:
 
 
 def embedding_inputs(
-    connection: psycopg.Connection[Any], message_ids: Sequence[uuid.UUID], previous_chars: int
+    connection: psycopg.Connection[Any], message_ids: Sequence[uuid.UUID], previous_chars: int,
+    recipe: int,
 ) -> list[EmbeddingInput]:
-    """Each existing message's text with the last `previous_chars` of the turn before it."""
+    """Each existing message's text with the last `previous_chars` of the turn before it,
+    labelled with `recipe` (the number of that choice)."""
     with connection.cursor(row_factory=class_row(EmbeddingInput)) as cursor:
-        return cursor.execute(
-            EMBEDDING_INPUTS_SQL, {"ids": list(message_ids), "previous_chars": previous_chars}
-        ).fetchall()
+        return cursor.execute(EMBEDDING_INPUTS_SQL, {
+            "ids": list(message_ids), "previous_chars": previous_chars, "recipe": recipe,
+        }).fetchall()
 
 
-def stale_for_model(connection: psycopg.Connection[Any], model: str) -> list[uuid.UUID]:
-    """Messages with no embedding by `model`, or one computed from an older input."""
+def stale_for_model(
+    connection: psycopg.Connection[Any], model: str, recipe: int
+) -> list[uuid.UUID]:
+    """Messages with no embedding by `model`, or one computed from an older input or an
+    older recipe than `recipe`."""
     with connection.cursor(row_factory=scalar_row) as cursor:
-        return cursor.execute(STALE_FOR_MODEL_SQL, {"model": model}).fetchall()
+        return cursor.execute(STALE_FOR_MODEL_SQL, {"model": model, "recipe": recipe}).fetchall()

@@ -22,8 +22,8 @@ from tqdm.auto import tqdm
 
 from dovos.db import Database, get_database
 from dovos.embeddings import Embedder, configured_models, embedder_named, split_storage_name
-from dovos.repositories.embeddings import coverage_of, ensure_model, list_models
-from dovos.repositories.jobs import enqueue_missing_embeddings
+from dovos.repositories.embeddings import ensure_model, list_models
+from dovos.search.document_text import coverage, enqueue_stale
 
 
 @dataclass(frozen=True)
@@ -64,10 +64,10 @@ def add_model(
     with database.connect() as connection:
         new = ensure_model(connection, name, int(dimensions))
         connection.commit()
-        coverage = coverage_of(connection, name)
-        with tqdm(total=coverage.total - coverage.current, unit="msg", disable=not progress,
+        covered = coverage(connection, name)
+        with tqdm(total=covered.total - covered.current, unit="msg", disable=not progress,
                   desc=f"queue {name}") as bar:
-            found, added = enqueue_missing_embeddings(connection, name, progress=bar)
+            found, added = enqueue_stale(connection, name, progress=bar)
         connection.commit()
     return BackfillResult(model=name, dimensions=int(dimensions), new_model=new,
                           messages=found, jobs_added=added,
@@ -99,8 +99,8 @@ def model_report(database: Database | None = None) -> list[ModelRow]:
     with database.connect(autocommit=True) as connection:
         rows = []
         for model in list_models(connection):
-            coverage = coverage_of(connection, model.model)
+            covered = coverage(connection, model.model)
             rows.append(ModelRow(model.model, model.dimensions, model.index_name,
-                                 coverage.total, coverage.current, coverage.stale,
-                                 coverage.missing, model.model in configured))
+                                 covered.total, covered.current, covered.stale,
+                                 covered.missing, model.model in configured))
     return rows

@@ -7,8 +7,11 @@
     -> failures back with backoff
 
 With several models (DOVOS_EMBEDDING_MODELS) a message is stale for each model that has
-no embedding of it at its current text and context; its job completes once every stale
-model has written it, and a model already current for it is not encoded again.
+no embedding of it at its current text and context and at the current recipe of what is
+embedded (`EmbeddingInput.key`: recipe, message version, context version; see
+dovos/search/document_text.py); its job completes once every stale model has written
+it, and a model already current for it is not encoded again. An embedding of an older
+recipe keeps serving search until the write that replaces it.
 
 Jobs whose message is already embedded at its current input, or was deleted, complete
 with the first slice. Sorting by length before slicing keeps each model batch as
@@ -155,8 +158,8 @@ class Processor:
         current = set()
         for item in inputs:
             current.add(item.message_id)
-            stale = [index for index, versions in enumerate(stored)
-                     if versions.get(item.message_id, (0, 0)) < item.versions]
+            stale = [index for index, keys in enumerate(stored)
+                     if keys.get(item.message_id, (0, 0, 0)) < item.key]
             if not stale:
                 batch.skipped += 1
                 batch.free_jobs += [job.id for job in batch.jobs_by_message[item.message_id]]

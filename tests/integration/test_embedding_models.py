@@ -25,7 +25,7 @@ from dovos.repositories.embeddings import (
     index_name,
     upsert_embeddings,
 )
-from dovos.search.document_text import EmbeddingInput
+from dovos.search.document_text import EMBEDDING_RECIPE, EmbeddingInput
 from dovos.search.service import SearchService, bind_model
 from dovos.search.sql import build_statement
 from dovos.search.types import SearchParams
@@ -113,7 +113,7 @@ def test_the_worker_embeds_each_configured_model_and_search_keeps_them_apart(
     with database.connect() as conn:
         register_vector(conn)
         with conn.cursor() as cursor:
-            rows = [EmbeddingInput(ids[text], 99, 99, text) for text in TOPICS]
+            rows = [EmbeddingInput(ids[text], 99, 99, text, EMBEDDING_RECIPE) for text in TOPICS]
             vectors = bf16.inner.encode(TOPICS[1:] + TOPICS[:1])
             upsert_embeddings(cursor, BF16, rows, list(vectors))
         conn.commit()
@@ -212,7 +212,7 @@ def test_downgrade_drops_vectors_the_old_column_cannot_hold(database) -> None:  
         register_vector(conn)
         ensure_model(conn, "down-8d", 8)
         with conn.cursor() as cursor:
-            rows = [EmbeddingInput(i, 1, 0, "x") for i in ids]
+            rows = [EmbeddingInput(i, 1, 0, "x", EMBEDDING_RECIPE) for i in ids]
             upsert_embeddings(cursor, "down-8d", rows, [np.ones(8, np.float32)] * 4)
             upsert_embeddings(cursor, "all-MiniLM-L6-v2", rows, [np.ones(384, np.float32)] * 4)
         conn.commit()
