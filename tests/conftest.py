@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 
 from dovos.config import shared_dir
+from tests.tables import TABLES
 
 SHARED_DIR = shared_dir()
-TABLES = "conversations, messages, message_embeddings, jobs, settings, worker_heartbeats"
 
 
 @pytest.fixture(scope="session")

@@ -24,9 +24,9 @@ from sqlalchemy import text
 
 from dovos.importers.parsed import ParsedConversation, ParsedMessage
 from dovos.ingest import ingest
+from tests.tables import TABLES
 
 DATA_FILE = Path(__file__).parent / "data" / "conversations.json"
-TABLES = "conversations, messages, message_embeddings, jobs, settings"
 SAVED_SOURCE_ID = "chatgpt-lisbon-trip"
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 

@@ -26,6 +26,8 @@ import nbformat
 import pytest
 from sqlalchemy import text
 
+from tests.tables import TABLES
+
 pytestmark = pytest.mark.slow
 
 CHROMIUM = Path(os.environ.get("DOVOS_CHROMIUM", "/usr/bin/chromium"))
@@ -40,7 +42,6 @@ CHROMIUM_FLAGS = [
     "--disable-sync",
 ]
 SCREENSHOTS = Path(__file__).parent / "screenshots"
-TABLES = "conversations, messages, message_embeddings, jobs, settings"
 QUERY = "sourdough starter smells like acetone"
 TIMEOUT_MS = 180_000  # a busy 2-core machine: kernel start plus the model's first load
 

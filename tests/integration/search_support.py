@@ -11,8 +11,7 @@ from dovos.benchmarks.search_setup import embed_missing
 from dovos.benchmarks.search_synthetic import generated_conversations
 from dovos.importers.parsed import ParsedConversation, ParsedMessage
 from dovos.ingest import ingest
-
-TABLES = "conversations, messages, message_embeddings, jobs, settings"
+from tests.tables import TABLES
 
 
 def handmade() -> list[ParsedConversation]:
