@@ -34,18 +34,20 @@ from dovos.embeddings import (
     configured_models,
     embedder_named,
 )
-from dovos.repositories import champions, settings
+from dovos.repositories import settings
 from dovos.repositories.unit_of_work import UnitOfWork
 from dovos.search import params as params_module
 from dovos.search.query import ParsedQuery, parse_query
 from dovos.search.snippets import make_snippet
 from dovos.search.sql import (
     ANY_EMBEDDING_SQL,
+    SEARCH_KNOBS_AND_WATERMARK_SQL,
     SEARCH_KNOBS_SQL,
     VECTOR_DIMENSIONS,
     VECTOR_MODEL,
     RankedRow,
     build_statement,
+    uses_champion_lists,
 )
 from dovos.search.types import (
     MODES,
@@ -203,8 +205,14 @@ class SearchService:
         k: int,
         model: str,
     ) -> list[RankedRow]:
-        uses_lists = mode != "vector" and params.champion_depth > 0  # issue 16
-        watermark = champions.watermark(conn) if uses_lists else None
+        knobs = SEARCH_KNOBS_SQL
+        if uses_champion_lists(mode, params, filters):  # issue 16: one round trip for both
+            knobs = SEARCH_KNOBS_AND_WATERMARK_SQL
+        row = conn.execute(knobs, {
+            "ef_search": str(max(params.ef_search, params.candidates)),
+            "fuzzy_threshold": str(params.fuzzy_threshold),
+        }).fetchone()
+        watermark = row[3] if knobs is SEARCH_KNOBS_AND_WATERMARK_SQL else None
         sql, values = build_statement(mode, params, filters, watermark)
         if vector is not None:
             sql = bind_model(sql, model, len(vector), conn)
@@ -214,10 +222,6 @@ class SearchService:
             tsquery=parsed.tsquery(params.lexical_operator),
             qvec=_vector_literal(vector) if vector is not None else None,
         )
-        conn.execute(SEARCH_KNOBS_SQL, {
-            "ef_search": str(max(params.ef_search, params.candidates)),
-            "fuzzy_threshold": str(params.fuzzy_threshold),
-        })
         with conn.cursor(row_factory=class_row(RankedRow)) as cursor:
             return cursor.execute(sql, values).fetchall()
 

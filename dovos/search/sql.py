@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from dovos.repositories.champions import READ_WATERMARK_SQL
 from dovos.search.types import SearchFilters, SearchParams
 
 # At most this many vocabulary corrections are searched for a query's unknown words.
@@ -342,6 +343,11 @@ SELECT set_config('hnsw.ef_search', %(ef_search)s, true),
        set_config('pg_trgm.similarity_threshold', %(fuzzy_threshold)s, true)
 """
 
+# The knobs and, in the same round trip, the champion lists' watermark (NULL: no lists),
+# for a statement that reads the lists (`uses_champion_lists`).
+SEARCH_KNOBS_AND_WATERMARK_SQL = (
+    SEARCH_KNOBS_SQL.rstrip() + f",\n       ({READ_WATERMARK_SQL}) AS watermark\n")
+
 # Whether any message has an embedding by the model (why a vector leg found nothing).
 ANY_EMBEDDING_SQL = "SELECT EXISTS (SELECT 1 FROM message_embeddings WHERE model = %(model)s)"
 
@@ -376,12 +382,25 @@ def filter_sql(filters: SearchFilters | None) -> tuple[str, bool, dict[str, Any]
     return "".join(f" AND {part}" for part in parts), needs_c, values
 
 
+def uses_champion_lists(mode: str, params: SearchParams,
+                        filters: SearchFilters | None) -> bool:
+    """Whether the statement for these arguments can read the champion lists, i.e.
+    needs their watermark: a BM25 lexical leg, lists and a candidate budget on, no
+    filter (a global list would keep almost nothing of a selective filter's messages).
+    Otherwise no watermark is read: a search pays no round trip for lists it ignores."""
+    return (mode in ("lexical", "hybrid") and params.lexical_scorer == "bm25"
+            and params.champion_depth > 0 and params.lexical_budget > 0
+            and not filter_sql(filters)[0])
+
+
 def build_statement(
     mode: str, params: SearchParams, filters: SearchFilters | None,
     watermark: datetime | None = None,
 ) -> tuple[str, dict[str, Any]]:
     """The SQL text for `mode` and the filter/parameter values it binds (not the query's).
-    `watermark`: the champion lists' (None: no lists, the full-text candidates)."""
+    `watermark`: the champion lists' (None: no lists, the full-text candidates); read
+    only when `uses_champion_lists` says so, and ignored otherwise."""
+    lists = watermark is not None and uses_champion_lists(mode, params, filters)
     conditions, needs_c, values = filter_sql(filters)
     join = "JOIN conversations c ON c.id = m.conversation_id" if needs_c else ""
     ctes = []
@@ -404,7 +423,7 @@ def build_statement(
         ctes.append(LEXICAL_ONLY if mode == "lexical" else VECTOR_ONLY)
     vector_count = "(SELECT count(*) FROM vector)" if mode != "lexical" else "NULL::bigint"
     sql = "WITH" + ",".join(ctes) + FINAL_SELECT.format(vector_count=vector_count)
-    sql = bind_watermark(sql, watermark)
+    sql = bind_watermark(sql, watermark if lists else None)
     values.update(
         candidates=params.candidates,
         pool=max(params.candidates, params.lexical_pool),
@@ -412,8 +431,7 @@ def build_statement(
         common_term_share=float(params.common_term_share),
         common_term_min_docs=int(params.common_term_min_docs),
         lexical_budget=int(params.lexical_budget),
-        champion_depth=int(params.champion_depth)
-        if watermark is not None and params.lexical_budget > 0 and not conditions else 0,
+        champion_depth=int(params.champion_depth) if lists else 0,
         champion_candidates=int(params.champion_candidates),
         candidate_cap=int(params.lexical_budget) or None,  # LIMIT NULL: no cap
         k1=params.bm25_k1,
