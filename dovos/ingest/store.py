@@ -6,7 +6,9 @@ a batch at a time (`IngestWriter.write`), so memory holds one batch, not the fil
 the file is still all or nothing. Per batch, conversations are upserted by (source,
 source_id), new messages are inserted with COPY, changed ones are updated in place (the
 trigger bumps their version), and one `embed_message` job per new or changed message is
-enqueued in the same transaction (the outbox). Either all of it is visible afterwards
+enqueued in the same transaction (the outbox). New rows get time-ordered ids
+(`dovos.ingest.ids.uuid7`), so their index entries append instead of landing on random
+pages. Either all of it is visible afterwards
 or none of it is: a process killed or a connection lost mid-file leaves nothing of the
 file, and importing it again writes it whole.
 
@@ -35,6 +37,7 @@ from typing import Any
 
 import psycopg
 
+from dovos.ingest.ids import uuid7
 from dovos.ingest.records import (
     ParsedConversation,
     ParsedMessage,
@@ -263,7 +266,7 @@ def _plan(
         created = conversation.created_at or _first_time(conversation.messages) or _now()
         existing = stored.get((conversation.source, conversation.source_id))
         if existing is None:
-            cid = uuid.uuid4()
+            cid = uuid7()
             plan.new_conversations.append(NewConversation(
                 cid, conversation.title, conversation.source, conversation.source_id,
                 created, _json(conversation.metadata),
@@ -311,7 +314,7 @@ def _plan_messages(
         previous_time = created
         if position >= len(stored):
             plan.new_messages.append(NewMessage(
-                uuid.uuid4(), conversation_id, message.role, message.content, position,
+                uuid7(), conversation_id, message.role, message.content, position,
                 message.source_message_id, _json(message.metadata), created,
             ))
             added += 1
