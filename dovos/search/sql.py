@@ -111,10 +111,16 @@ seed AS (
 # every posting of the query's common terms.
 # BM25 over the full-text matches. Only the query's lexemes are unnested from each
 # message (setweight marks them, ts_filter keeps them): half the cost of unnesting the
-# whole tsvector. Document length is the number of distinct lexemes.
+# whole tsvector. Document length is the number of distinct lexemes. A champion
+# candidate's tsvector is detoasted once (`|| ''`, in a LATERAL kept apart by OFFSET 0),
+# not by each of ts_match_vq, length and setweight; each lexeme's idf is read from an
+# array (`query_lexemes.idfs`) instead of a hash join on `terms` built per candidate.
+# Same candidates, same scores (issue 16: 8% less statement time at 100k, same run).
 BM25_FTS_CTE = """
 query_lexemes AS (
-    SELECT coalesce(array_agg(lexeme), '{{}}') AS lexemes FROM terms
+    SELECT coalesce(array_agg(lexeme ORDER BY lexeme), '{{}}') AS lexemes,
+           coalesce(array_agg(idf ORDER BY lexeme), '{{}}') AS idfs
+    FROM terms
 ),
 champion_hits AS (
     SELECT c.message_id AS id
@@ -144,18 +150,18 @@ fts_candidates AS (
        AND m.search_vector @@ tsq.query AND m.search_vector @@ seed.query {filters}
      LIMIT %(candidate_cap)s)
     UNION ALL
-    SELECT m.id, m.conversation_id, m.position, m.search_vector
+    SELECT m.id, m.conversation_id, m.position, v.search_vector
     FROM champion_ids ci JOIN messages m ON m.id = ci.id {join_conversations}
     CROSS JOIN tsq
+    CROSS JOIN LATERAL (SELECT m.search_vector || ''::tsvector AS search_vector OFFSET 0) AS v
     WHERE EXISTS (SELECT 1 FROM champion_terms)
-      AND ts_match_vq(m.search_vector, tsq.query) {filters}
+      AND ts_match_vq(v.search_vector, tsq.query) {filters}
 ),
 fts AS (
     SELECT m.id, m.conversation_id, m.position,
-           (SELECT sum(t.idf * tf.n * (%(k1)s + 1.0)
+           (SELECT sum(ql.idfs[array_position(ql.lexemes, u.lexeme)] * tf.n * (%(k1)s + 1.0)
                        / (tf.n + %(k1)s * (1.0 - %(b)s + %(b)s * length(m.search_vector) / cs.avgdl)))
             FROM unnest(ts_filter(setweight(m.search_vector, 'A', ql.lexemes), '{{a}}')) AS u
-            JOIN terms t ON t.lexeme = u.lexeme
             CROSS JOIN LATERAL (SELECT coalesce(array_length(u.positions, 1), 1)::float8 AS n) AS tf
            ) AS score
     FROM fts_candidates m CROSS JOIN corpus cs CROSS JOIN query_lexemes ql
