@@ -89,8 +89,9 @@ def lexical_legs(bench: Bench) -> dict[tuple[float, float], Run]:
     return {(k1, b): bench.leg("lexical", {"bm25_k1": k1, "bm25_b": b}) for k1 in K1 for b in B}
 
 
-def main(dataset: str) -> dict:
-    """Every family out of fold, compared with the baselines; prints the markdown table."""
+def main(dataset: str, k1b: bool = True) -> dict:
+    """Every family out of fold, compared with the baselines; prints the markdown table
+    (`k1b` False, `--lean`, leaves out the per-leg depth and BM25 k1/b families)."""
     bench = Bench(dataset)
     lex = bench.leg("lexical", LEXICAL)
     mini = vector_run(bench, MINILM)
@@ -111,6 +112,8 @@ def main(dataset: str) -> dict:
             step = 0.05 if r == 2 else 0.1
             label = "lexical+" + "+".join(combo) + " tuned"
             cv[label] = bench.cross_validate(label, family([lex, *[legs[c] for c in combo]], step))
+    if not k1b:  # the lean run: legs and weights only
+        return report(bench, cv)
     depth_grid = [[a, b] for a in (20, 50, 100) for b in (20, 50, 100)]
     for name in ("MiniLM", "mpnet"):
         if name in legs:
@@ -171,4 +174,4 @@ if __name__ == "__main__":
     if sys.argv[1] == "lexical":  # fill the lexical-leg cache only (no vectors needed)
         lexical_legs(Bench(sys.argv[2]))
     else:
-        main(sys.argv[1])
+        main(sys.argv[1], k1b="--lean" not in sys.argv)
