@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections import Counter
 from typing import Any
 
 import numpy as np
 import pytest
 from typer.testing import CliRunner
-from worker_support import conversations, embeddings, inputs, store
+from worker_support import TOPICS, Counting, conversations, embeddings, inputs, store
 
 from dovos.cli import app
 from dovos.embeddings import embedder_named
@@ -33,29 +32,8 @@ from dovos.worker import Worker
 from dovos.worker.models import add_model, model_report
 from dovos.worker.processing import register_vector
 
-TOPICS = ["the cat sat on the warm windowsill", "stock markets fell sharply on tuesday",
-          "a recipe for sourdough bread with rye", "the violin concerto moved the audience",
-          "penguins huddle together in the antarctic winter", "how to repair a bicycle tyre",
-          "the spacecraft entered orbit around mars", "tomatoes need plenty of sunlight",
-          "the chess grandmaster sacrificed her queen", "volcanic ash grounded every flight"]
 BF16 = "all-MiniLM-L6-v2@bf16"
 
-
-class Counting:
-    """A real embedder that counts the texts it encodes (warm-up calls excluded)."""
-
-    def __init__(self, inner: Any) -> None:
-        self.inner, self.name = inner, inner.name
-        self.encoded: Counter[str] = Counter()
-
-    @property
-    def dim(self) -> int:
-        return int(self.inner.dim)
-
-    def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
-        if texts != ["warm up"]:
-            self.encoded.update(texts)
-        return self.inner.encode(texts, batch_size=batch_size)
 
 
 class Tiny:

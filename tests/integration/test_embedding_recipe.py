@@ -8,11 +8,10 @@ Real embedded PostgreSQL and the real all-MiniLM-L6-v2 model throughout.
 from __future__ import annotations
 
 import uuid
-from collections import Counter
 from typing import Any
 
 import numpy as np
-from worker_support import conversations, enqueue, inputs, store
+from worker_support import TOPICS, Counting, conversations, enqueue, inputs, store
 
 from dovos.repositories.embeddings import coverage_of, ensure_model, upsert_embeddings
 from dovos.search.document_text import (
@@ -26,29 +25,6 @@ from dovos.search.service import SearchService
 from dovos.worker import Worker
 from dovos.worker.models import add_model
 from dovos.worker.processing import register_vector
-
-TOPICS = ["the cat sat on the warm windowsill", "stock markets fell sharply on tuesday",
-          "a recipe for sourdough bread with rye", "the violin concerto moved the audience",
-          "penguins huddle together in the antarctic winter", "how to repair a bicycle tyre",
-          "the spacecraft entered orbit around mars", "tomatoes need plenty of sunlight",
-          "the chess grandmaster sacrificed her queen", "volcanic ash grounded every flight"]
-
-
-class Counting:
-    """The real embedder, counting the texts it encodes (warm-up calls excluded)."""
-
-    def __init__(self, inner: Any) -> None:
-        self.inner, self.name = inner, inner.name
-        self.encoded: Counter[str] = Counter()
-
-    @property
-    def dim(self) -> int:
-        return int(self.inner.dim)
-
-    def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
-        if texts != ["warm up"]:
-            self.encoded.update(texts)
-        return self.inner.encode(texts, batch_size=batch_size)
 
 
 def _drain(database: Any, embedder: Any) -> Counting:

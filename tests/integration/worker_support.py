@@ -21,6 +21,30 @@ from dovos.search.document_text import fetch_embedding_inputs
 
 DIM = 384
 
+# Ten sentences on unrelated topics: a real model ranks each one first for itself.
+TOPICS = ["the cat sat on the warm windowsill", "stock markets fell sharply on tuesday",
+          "a recipe for sourdough bread with rye", "the violin concerto moved the audience",
+          "penguins huddle together in the antarctic winter", "how to repair a bicycle tyre",
+          "the spacecraft entered orbit around mars", "tomatoes need plenty of sunlight",
+          "the chess grandmaster sacrificed her queen", "volcanic ash grounded every flight"]
+
+
+class Counting:
+    """A real embedder that counts the texts it encodes (warm-up calls excluded)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner, self.name = inner, inner.name
+        self.encoded: Counter[str] = Counter()
+
+    @property
+    def dim(self) -> int:
+        return int(self.inner.dim)
+
+    def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+        if texts != ["warm up"]:
+            self.encoded.update(texts)
+        return self.inner.encode(texts, batch_size=batch_size)
+
 
 def conversations(
     count: int, per_conversation: int = 20, *, tag: str = "c", text: Callable[[int], str] | None = None
