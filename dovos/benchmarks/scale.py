@@ -50,6 +50,7 @@ from dovos.config import EMBEDDING_DIM
 from dovos.embeddings import Embedder
 from dovos.importers.files import import_files
 from dovos.repositories import embeddings
+from dovos.search.document_text import EMBEDDING_RECIPE
 from dovos.search.types import SearchFilters
 
 PER_CONVERSATION = 20
@@ -110,7 +111,7 @@ def load_vectors(database: Any, model: str) -> dict[str, Any]:
         hnsw = conn.execute("SELECT pg_get_indexdef(%s::regclass)", (index,)).fetchone()[0]
         conn.execute(f'DROP INDEX "{index}"')
         started = time.perf_counter()
-        embeddings.insert_synthetic(conn, model, TOPICS)
+        embeddings.insert_synthetic(conn, model, TOPICS, recipe=EMBEDDING_RECIPE)
         conn.commit()
         figures["vector_load_seconds"] = round(time.perf_counter() - started, 2)
         started = time.perf_counter()

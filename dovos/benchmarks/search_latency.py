@@ -29,6 +29,7 @@ from dovos.embeddings import Embedder
 from dovos.evaluation.stats import latency_summary
 from dovos.ingest import ingest
 from dovos.repositories import embeddings
+from dovos.search.document_text import EMBEDDING_RECIPE
 from dovos.search.service import SearchService, one_torch_thread
 from dovos.search.types import MODES, SearchFilters
 
@@ -215,7 +216,7 @@ def build_generated_archive(
                 (mid, embedder.name, _literal(vector), 1, 1 if position else 0)
                 for (mid, position), vector in tqdm(zip(rows, vectors, strict=True),
                                                     total=len(rows), desc="vectors", leave=False)
-            ))
+            ), recipe=EMBEDDING_RECIPE)
         conn.execute("ANALYZE messages")
         conn.execute("ANALYZE message_embeddings")
         conn.commit()

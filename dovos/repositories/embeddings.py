@@ -91,25 +91,27 @@ WHERE e.message_id = m.id AND m.conversation_id = c.id AND c.metadata @> %(scope
 """
 
 COPY_EMBEDDINGS_SQL = (
-    "COPY message_embeddings (message_id, model, embedding, message_version, context_version) "
-    "FROM STDIN"
+    "COPY message_embeddings "
+    "(message_id, model, embedding, message_version, context_version, recipe) FROM STDIN"
 )
 
 # Synthetic vectors for the scale benchmark (encoding a million messages takes hours on
 # a CPU): `topics` random centres plus noise, so HNSW sees clustered data, never used for
-# quality. Stored at the message's version, so coverage counts them as current.
+# quality. Stored at the message's version and the caller's recipe, so coverage counts
+# them as current.
 INSERT_SYNTHETIC_SQL = """
 WITH centres AS (
     SELECT c, ARRAY(SELECT random() - 0.5 FROM generate_series(1, %(dimensions)s)
                     WHERE c >= 0) AS v
     FROM generate_series(0, %(topics)s - 1) AS c
 )
-INSERT INTO message_embeddings (message_id, model, embedding, message_version, context_version)
+INSERT INTO message_embeddings
+    (message_id, model, embedding, message_version, context_version, recipe)
 SELECT m.id, %(model)s,
        l2_normalize(ARRAY(SELECT centres.v[i] + (random() - 0.5) * 0.6
                           FROM generate_series(1, %(dimensions)s) AS i
                           WHERE m.id IS NOT NULL)::vector),
-       m.version, CASE WHEN m.position > 0 THEN 1 ELSE 0 END
+       m.version, CASE WHEN m.position > 0 THEN 1 ELSE 0 END, %(recipe)s
 FROM messages m JOIN centres ON centres.c = abs(hashtext(m.id::text)) %% %(topics)s
 """
 
@@ -127,21 +129,27 @@ def delete_for_conversations_with_metadata(
 def copy_embeddings(
     connection: psycopg.Connection[Any],
     rows: Iterable[tuple[uuid.UUID, str, str, int, int]],
+    *,
+    recipe: int,
 ) -> None:
     """Bulk-load (message id, model, vector literal, message version, context version)
-    rows with COPY, for benchmarks that store vectors they computed themselves."""
+    rows with COPY, for benchmarks that store vectors they computed themselves. Every row
+    is stored under `recipe` (pass `dovos.search.document_text.EMBEDDING_RECIPE`: the
+    column's default, 1, would make recipe-aware readers count the rows stale)."""
     with connection.cursor() as cursor, cursor.copy(COPY_EMBEDDINGS_SQL) as copy:
         for row in rows:
-            copy.write_row(row)
+            copy.write_row((*row, recipe))
 
 
 def insert_synthetic(
-    connection: psycopg.Connection[Any], model: str, topics: int, dimensions: int = 384
+    connection: psycopg.Connection[Any], model: str, topics: int, dimensions: int = 384,
+    *, recipe: int,
 ) -> int:
     """Give every message a synthetic clustered unit vector under `model` (scale
-    benchmark only); returns the rows written."""
-    cursor = connection.execute(INSERT_SYNTHETIC_SQL,
-                                {"model": model, "topics": topics, "dimensions": dimensions})
+    benchmark only), stored under `recipe` (as `copy_embeddings`); returns the rows
+    written."""
+    cursor = connection.execute(INSERT_SYNTHETIC_SQL, {
+        "model": model, "topics": topics, "dimensions": dimensions, "recipe": recipe})
     return cursor.rowcount
 
 
