@@ -47,6 +47,7 @@ from dovos.benchmarks.search_latency import (
     service_latency,
 )
 from dovos.config import EMBEDDING_DIM
+from dovos.db.prewarm import prewarm
 from dovos.embeddings import Embedder
 from dovos.importers.files import import_files
 from dovos.repositories import embeddings
@@ -220,6 +221,7 @@ def run_scale_benchmark(database: Any, embedder: Embedder, messages: int,
         figures: dict[str, Any] = import_archive(database, messages, Path(tmp))
     figures.update(load_vectors(database, embedder.name))
     figures.update(champion_figures(database))
+    figures["prewarm_s"] = round(prewarm(database, progress=False).seconds, 2)
     figures.update(measure_archive(database, embedder, queries))
     figures["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     figures.update({k: round(v, 2) for k, v in figures.items() if isinstance(v, float)})

@@ -2,6 +2,7 @@
 
 dovos db status|url|start|stop|migrate
 dovos db backup FILE | dovos db restore FILE [--force]   (see dovos.db.backup)
+dovos db prewarm [RELATION...]   (see dovos.db.prewarm)
 dovos.db is imported inside each command: it pulls in SQLAlchemy and psycopg, which
 `dovos --help` must not pay for.
 """
@@ -29,6 +30,7 @@ def register(app: typer.Typer) -> None:
     db_app.command("migrate")(db_migrate)
     db_app.command("backup")(db_backup)
     db_app.command("restore")(db_restore)
+    db_app.command("prewarm")(db_prewarm)
     db_app.command("champions")(db_champions)  # dovos/commands/champions.py (issue 16)
     app.add_typer(db_app, name="db")
 
@@ -121,6 +123,30 @@ def db_restore(
     try:
         report = backup.restore(file, force=force, progress=progress and not as_json)
     except (RuntimeError, OSError, psycopg.Error) as error:  # BackupError is a RuntimeError
+        fail(str(error))
+    if as_json:
+        emit_json(report.as_dict())
+    else:
+        typer.echo(report.format())
+
+
+def db_prewarm(
+    relations: list[str] = typer.Argument(  # noqa: B008
+        None, help="Relations to load (default: every search index)."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Load the search indexes into shared_buffers (pg_prewarm); print each one's size and
+    seconds. Run it after a large import or index build: the first searches then find
+    the HNSW index in memory instead of reading it from disk."""
+    import psycopg
+
+    from dovos.db import prewarm
+
+    try:
+        report = prewarm.prewarm(relations=relations or None,
+                                 progress=progress and not as_json)
+    except (RuntimeError, psycopg.Error) as error:  # PrewarmError is a RuntimeError
         fail(str(error))
     if as_json:
         emit_json(report.as_dict())
