@@ -10,6 +10,11 @@ Several embedding models can live in one database (migration 0006). A search ran
 vectors of one model: `search(..., model=...)`, default the service's model (the first
 configured one, `dovos.embeddings.configured_models`). The query is embedded with that
 model, and the vector leg reads only that model's partial HNSW index.
+
+A hybrid search whose query vector is not cached runs in two statements (issue 16):
+the lexical leg is sent while the query is embedded on a thread (dovos.search.overlap),
+then the vector leg, the fusion and the final select run over the lexical leg's rows.
+Same results as the one statement, which `overlap=False` (and a cached query) keeps.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -37,6 +43,7 @@ from dovos.embeddings import (
 from dovos.repositories import settings
 from dovos.repositories.unit_of_work import UnitOfWork
 from dovos.search import params as params_module
+from dovos.search.overlap import in_background
 from dovos.search.query import ParsedQuery, parse_query
 from dovos.search.snippets import make_snippet
 from dovos.search.sql import (
@@ -46,7 +53,10 @@ from dovos.search.sql import (
     VECTOR_DIMENSIONS,
     VECTOR_MODEL,
     RankedRow,
+    build_from_lexical_rows,
+    build_lexical_leg,
     build_statement,
+    lexical_rows,
     uses_champion_lists,
 )
 from dovos.search.types import (
@@ -68,18 +78,21 @@ class SearchService:
 
     `model` is the storage name searched when a call names none (default: `embedder`'s
     name, else the first configured model). Other models get their embedder from
-    `get_embedder(name)` on first use, or from `embedders`.
+    `get_embedder(name)` on first use, or from `embedders`. `overlap=False`: a hybrid
+    search embeds its query first, then runs one statement (as before issue 16).
     """
 
     def __init__(self, database: Any, embedder: Embedder | None = None, *,
-                 model: str | None = None, embedders: list[Embedder] | None = None) -> None:
+                 model: str | None = None, embedders: list[Embedder] | None = None,
+                 overlap: bool = True) -> None:
         self.database = database
         self._embedders: dict[str, Embedder] = {e.name: e for e in embedders or []}
         if embedder is not None:
             self._embedders[embedder.name] = embedder
         self._model = model or (embedder.name if embedder is not None else None)
-        self._caches: dict[str, QueryEmbeddingCache] = {}
+        self._caches: dict[str, _QueryCache] = {}
         self._lock = threading.Lock()
+        self.overlap = overlap
 
     # -- parameters ---------------------------------------------------------------------
     def stored_params(self) -> SearchParams:
@@ -112,21 +125,12 @@ class SearchService:
         notes = list(parsed.notes)
         if not parsed.terms and not parsed.phrases:
             notes.append("the query has no words to match lexically")
-        effective: Mode = mode
-        vector = None
-        if mode != "lexical":
-            vector, note = self._query_vector(parsed, model)
-            if vector is None:
-                effective = "lexical"
-                notes.append(note)
-        with self._connection() as conn:
-            resolved = params_module.merge(self._read_params(conn), params)
-            rows = self._run(conn, effective, parsed, vector, resolved, filters, k, model)
-            if effective != "lexical" and not _vector_rows(rows, conn, model):
-                effective = "lexical"
-                notes.append(f"no embedded message matches (model {model}): ranked lexically")
-                if mode == "vector":
-                    rows = self._run(conn, "lexical", parsed, None, resolved, filters, k, model)
+        if mode == "hybrid" and self.overlap and not self._is_cached(parsed, model):
+            effective, resolved, rows = self._overlapped(parsed, k, filters, params, model,
+                                                         notes)
+        else:
+            effective, resolved, rows = self._one_statement(mode, parsed, k, filters, params,
+                                                            model, notes)
         hits = [_hit(row, rank, parsed) for rank, row in enumerate(rows, start=1)]
         if effective == "lexical" and mode == "hybrid":  # same order; report the leg's score
             hits = [replace(h, score=h.lexical_score or 0.0) for h in hits]
@@ -141,6 +145,74 @@ class SearchService:
         )
 
     # -- internals ----------------------------------------------------------------------
+    def _one_statement(self, mode: Mode, parsed: ParsedQuery, k: int,
+                       filters: SearchFilters | None,
+                       params: SearchParams | dict[str, Any] | None, model: str,
+                       notes: list[str]) -> tuple[Mode, SearchParams, list[RankedRow]]:
+        """Embed the query (unless lexical), then one statement runs the legs and their
+        fusion. (effective mode, parameters, rows); `notes` gets why a mode fell back."""
+        effective: Mode = mode
+        vector = None
+        if mode != "lexical":
+            vector, note = self._query_vector(parsed, model)
+            if vector is None:
+                effective = "lexical"
+                notes.append(note)
+        with self._connection() as conn:
+            resolved = params_module.merge(self._read_params(conn), params)
+            rows = self._run(conn, effective, parsed, vector, resolved, filters, k, model)
+            if effective != "lexical" and not _vector_rows(rows, conn, model):
+                effective = "lexical"
+                notes.append(_no_vectors_note(model))
+                if mode == "vector":
+                    rows = self._run(conn, "lexical", parsed, None, resolved, filters, k, model)
+        return effective, resolved, rows
+
+    def _overlapped(self, parsed: ParsedQuery, k: int, filters: SearchFilters | None,
+                    params: SearchParams | dict[str, Any] | None, model: str,
+                    notes: list[str]) -> tuple[Mode, SearchParams, list[RankedRow]]:
+        """Hybrid in two statements: the lexical leg runs in the backend while this
+        process embeds the query on a thread (the second core idled meanwhile), then the
+        vector leg, the fusion and the final select run over the lexical rows. Both in
+        one REPEATABLE READ transaction: one snapshot, as the one statement saw."""
+        cache = self._query_cache(model)
+        with in_background(lambda: _encode(cache, parsed, model)) as embedding, \
+                self._connection() as conn:
+            conn.execute(REPEATABLE_READ_SQL)
+            resolved = params_module.merge(self._read_params(conn), params)
+            lexical = self._lexical_leg(conn, parsed, resolved, filters)
+            vector, note = embedding.result()
+            if vector is None:
+                notes.append(note)
+            rows = self._over_lexical_rows(conn, lexical, vector, resolved, filters, k, model)
+            effective: Mode = "hybrid" if vector is not None else "lexical"
+            if effective != "lexical" and not _vector_rows(rows, conn, model):
+                effective = "lexical"
+                notes.append(_no_vectors_note(model))
+        return effective, resolved, rows
+
+    def _lexical_leg(self, conn: psycopg.Connection[Any], parsed: ParsedQuery,
+                     params: SearchParams, filters: SearchFilters | None) -> list[Any]:
+        """The hybrid statement's lexical leg alone: (id, score, rank) rows."""
+        watermark = self._set_knobs(conn, "hybrid", params, filters)
+        sql, values = build_lexical_leg(params, filters, watermark)
+        values.update(_query_values(parsed, params))
+        return conn.execute(sql, values).fetchall()
+
+    def _over_lexical_rows(self, conn: psycopg.Connection[Any], lexical: list[Any],
+                           vector: np.ndarray | None, params: SearchParams,
+                           filters: SearchFilters | None, k: int,
+                           model: str) -> list[RankedRow]:
+        """The hybrid ranking (the lexical one without `vector`) over the leg's rows."""
+        sql, values = build_from_lexical_rows(
+            "hybrid" if vector is not None else "lexical", params, filters)
+        if vector is not None:
+            sql = bind_model(sql, model, len(vector), conn)
+        values.update(lexical_rows(lexical), k=k,
+                      qvec=_vector_literal(vector) if vector is not None else None)
+        with conn.cursor(row_factory=class_row(RankedRow)) as cursor:
+            return cursor.execute(sql, values).fetchall()
+
     @property
     def model(self) -> str:
         """The model searched when a call names none."""
@@ -170,19 +242,24 @@ class SearchService:
 
     def _query_vector(self, parsed: ParsedQuery, model: str) -> tuple[np.ndarray | None, str]:
         """The query's embedding by `model` (cached), or None and why not."""
+        return _encode(self._query_cache(model), parsed, model)
+
+    def _query_cache(self, model: str) -> _QueryCache:
+        """`model`'s query-vector cache (its embedder is made, not loaded)."""
         try:
             with self._lock:
                 cache = self._caches.get(model)
             if cache is None:
-                cache = QueryEmbeddingCache(self.embedder_for(model))
+                cache = _QueryCache(self.embedder_for(model))
                 with self._lock:
                     cache = self._caches.setdefault(model, cache)
-            with one_torch_thread():
-                return cache.encode_one(parsed.embedding_text), ""
-        except EmbeddingModelError as error:
-            return None, f"embedding model unavailable ({error}): ranked lexically"
+            return cache
         except ValueError as error:  # a name that is no model (e.g. a bad precision)
             raise InvalidQueryError(f"model {model!r}: {error}") from error
+
+    def _is_cached(self, parsed: ParsedQuery, model: str) -> bool:
+        """Whether the query's vector is cached (then there is no embedding to overlap)."""
+        return self._query_cache(model).holds(parsed.embedding_text)
 
     @contextmanager
     def _connection(self) -> Iterator[psycopg.Connection[Any]]:
@@ -205,25 +282,61 @@ class SearchService:
         k: int,
         model: str,
     ) -> list[RankedRow]:
+        watermark = self._set_knobs(conn, mode, params, filters)
+        sql, values = build_statement(mode, params, filters, watermark)
+        if vector is not None:
+            sql = bind_model(sql, model, len(vector), conn)
+        values.update(_query_values(parsed, params), k=k,
+                      qvec=_vector_literal(vector) if vector is not None else None)
+        with conn.cursor(row_factory=class_row(RankedRow)) as cursor:
+            return cursor.execute(sql, values).fetchall()
+
+    def _set_knobs(self, conn: psycopg.Connection[Any], mode: Mode, params: SearchParams,
+                   filters: SearchFilters | None) -> datetime | None:
+        """Set this transaction's knobs; the champion lists' watermark when the
+        statement can read the lists (issue 16: one round trip for both), else None."""
         knobs = SEARCH_KNOBS_SQL
-        if uses_champion_lists(mode, params, filters):  # issue 16: one round trip for both
+        if uses_champion_lists(mode, params, filters):
             knobs = SEARCH_KNOBS_AND_WATERMARK_SQL
         row = conn.execute(knobs, {
             "ef_search": str(max(params.ef_search, params.candidates)),
             "fuzzy_threshold": str(params.fuzzy_threshold),
         }).fetchone()
-        watermark = row[3] if knobs is SEARCH_KNOBS_AND_WATERMARK_SQL else None
-        sql, values = build_statement(mode, params, filters, watermark)
-        if vector is not None:
-            sql = bind_model(sql, model, len(vector), conn)
-        values.update(
-            k=k,
-            words=list(parsed.terms) + [w for p in parsed.phrases for w in p.split()],
-            tsquery=parsed.tsquery(params.lexical_operator),
-            qvec=_vector_literal(vector) if vector is not None else None,
-        )
-        with conn.cursor(row_factory=class_row(RankedRow)) as cursor:
-            return cursor.execute(sql, values).fetchall()
+        return row[3] if row is not None and knobs is SEARCH_KNOBS_AND_WATERMARK_SQL else None
+
+
+# One snapshot for the overlapped hybrid's two statements (the first of its transaction).
+REPEATABLE_READ_SQL = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"
+
+
+class _QueryCache(QueryEmbeddingCache):
+    """The query-vector cache, which can also say whether it holds a text."""
+
+    def holds(self, text: str) -> bool:
+        with self._lock:
+            return text in self._entries
+
+
+def _encode(cache: QueryEmbeddingCache, parsed: ParsedQuery,
+            model: str) -> tuple[np.ndarray | None, str]:
+    """The query's embedding (one torch thread), or None and why not."""
+    try:
+        with one_torch_thread():
+            return cache.encode_one(parsed.embedding_text), ""
+    except EmbeddingModelError as error:
+        return None, f"embedding model unavailable ({error}): ranked lexically"
+    except ValueError as error:  # a name that is no model (e.g. a bad precision)
+        raise InvalidQueryError(f"model {model!r}: {error}") from error
+
+
+def _query_values(parsed: ParsedQuery, params: SearchParams) -> dict[str, Any]:
+    """The query's own bind values for the lexical leg."""
+    return {"words": list(parsed.terms) + [w for p in parsed.phrases for w in p.split()],
+            "tsquery": parsed.tsquery(params.lexical_operator)}
+
+
+def _no_vectors_note(model: str) -> str:
+    return f"no embedded message matches (model {model}): ranked lexically"
 
 
 def bind_model(statement: str, model: str, dimensions: int,

@@ -463,3 +463,68 @@ def bind_watermark(statement: str, watermark: datetime | None) -> str:
     if not isinstance(watermark, datetime) or watermark.tzinfo is None:
         raise ValueError(f"watermark {watermark!r} must be an aware datetime")
     return statement.replace(WATERMARK, f"'{watermark.isoformat()}'::timestamptz")
+
+
+# Hybrid in two statements (issue 16) ----------------------------------------------------
+# The lexical leg runs while the query is embedded (dovos.search.overlap); the second
+# statement gets its rows back as arrays and runs the vector leg, the fusion and the
+# final select: the same fragments as the one-statement hybrid, so the same results.
+LEXICAL_LEG_SELECT = """
+SELECT id, score, rank FROM lexical ORDER BY rank"""
+
+LEXICAL_ROWS_CTE = """
+lexical AS (
+    SELECT l.id, l.score, l.rank
+    FROM unnest(%(lexical_ids)s::uuid[], %(lexical_scores)s::float8[],
+                %(lexical_ranks)s::bigint[]) AS l(id, score, rank)
+)"""
+
+
+def build_lexical_leg(params: SearchParams, filters: SearchFilters | None,
+                      watermark: datetime | None = None) -> tuple[str, dict[str, Any]]:
+    """The hybrid statement's lexical leg alone: its rows (id, score, rank), best first,
+    at most `candidates`. Same values as `build_statement("hybrid", ...)`."""
+    lists = watermark is not None and uses_champion_lists("hybrid", params, filters)
+    conditions, needs_c, _ = filter_sql(filters)
+    join = "JOIN conversations c ON c.id = m.conversation_id" if needs_c else ""
+    fts = BM25_FTS_CTE if params.lexical_scorer == "bm25" else TS_RANK_CD_FTS_CTE
+    ctes = [
+        TERMS_CTE,
+        fts.format(join_conversations=join, filters=conditions),
+        CONTEXT_CTE.format(join_conversations=join, filters=conditions),
+        FUZZY_CTE.format(join_conversations=join, filters=conditions),
+        LEXICAL_CTE,
+    ]
+    sql = bind_watermark("WITH" + ",".join(ctes) + LEXICAL_LEG_SELECT,
+                         watermark if lists else None)
+    return sql, build_statement("hybrid", params, filters, watermark)[1]
+
+
+def build_from_lexical_rows(mode: str, params: SearchParams,
+                            filters: SearchFilters | None) -> tuple[str, dict[str, Any]]:
+    """The rest of the `mode` statement ("hybrid": vector leg and fusion; "lexical": the
+    lexical ranking alone) over the lexical leg's rows, bound with `lexical_rows`."""
+    if mode not in ("hybrid", "lexical"):
+        raise ValueError(f"mode {mode!r}: the lexical rows feed a hybrid or lexical ranking")
+    conditions, needs_c, _ = filter_sql(filters)
+    join = "JOIN conversations c ON c.id = m.conversation_id" if needs_c else ""
+    ctes = [LEXICAL_ROWS_CTE]
+    if mode == "hybrid":
+        join_messages = f"JOIN messages m ON m.id = e.message_id {join}" if conditions else ""
+        fused = RRF_SCORE if params.fusion == "rrf" else WEIGHTED_SCORE
+        ctes += [VECTOR_CTE.format(join_messages=join_messages, filters=conditions),
+                 FUSED_CTE.format(fused=fused)]
+        vector_count = "(SELECT count(*) FROM vector)"
+    else:
+        ctes.append(LEXICAL_ONLY)
+        vector_count = "NULL::bigint"
+    sql = "WITH" + ",".join(ctes) + FINAL_SELECT.format(vector_count=vector_count)
+    return sql, build_statement(mode, params, filters)[1]
+
+
+def lexical_rows(rows: list[tuple[Any, float, int]]) -> dict[str, list[Any]]:
+    """The lexical leg's rows (id, score, rank) as the arrays `LEXICAL_ROWS_CTE` binds.
+    Scores travel as Python floats (repr round-trips a float8 exactly)."""
+    return {"lexical_ids": [row[0] for row in rows],
+            "lexical_scores": [float(row[1]) for row in rows],
+            "lexical_ranks": [int(row[2]) for row in rows]}
