@@ -26,7 +26,7 @@ class DrainSample:
     pending: int
     running: int
     failed: int
-    embedded: int  # messages whose embedding is at their current version
+    embedded: int  # messages whose embedding is at their current version and recipe
     total: int
     percent: float
 
@@ -78,13 +78,16 @@ class DrainLog:
 
 
 def sample_queue(database: Any, model: str, started: float) -> DrainSample:
-    """Live job counts and embedding coverage now (two cheap queries)."""
+    """Live job counts and embedding coverage now (two cheap queries). An embedding of
+    an older recipe counts as stale, as the worker sees it (`document_text.coverage`):
+    during a re-embed after an upgrade the old vectors exist but are not yet current."""
     from dovos.repositories import jobs
     from dovos.repositories.unit_of_work import UnitOfWork
+    from dovos.search.document_text import coverage as current_coverage
 
     with UnitOfWork(database) as uow:
         live = jobs.live_counts(uow.connection)
-        coverage = uow.embeddings.coverage(model)
+        coverage = current_coverage(uow.connection, model)
     return DrainSample(
         seconds=time.monotonic() - started,
         pending=int(live["pending"]),
