@@ -59,7 +59,8 @@ class StoredConversation:
 
 @dataclass(frozen=True)
 class ConversationSummary:
-    """One row of the `conversation_summaries` view."""
+    """One row of the `conversation_summaries` view (the counts and times are the ones
+    stored on `conversations`, kept exact by migration 0010's triggers)."""
 
     conversation_id: uuid.UUID
     title: str
@@ -196,11 +197,16 @@ SUMMARY_SQL = (
     f"SELECT {_SUMMARY_COLUMNS} FROM conversation_summaries WHERE conversation_id = %(id)s"
 )
 
-# Newest activity first (last message, else creation).
+# Newest activity first (last message, else creation), ties by id. The page's ids come
+# from the sort key's index (`conversations_activity_idx`, migration 0010) alone, so the
+# view's preview lookup runs for the page's rows only, not for every row OFFSET skips.
 PAGE_SQL = f"""
-SELECT {_SUMMARY_COLUMNS} FROM conversation_summaries
+SELECT {_SUMMARY_COLUMNS}
+FROM (SELECT id FROM conversations
+      ORDER BY coalesce(last_message_at, created_at) DESC, id
+      LIMIT %(limit)s OFFSET %(offset)s) AS page
+JOIN conversation_summaries ON conversation_id = page.id
 ORDER BY coalesce(last_message_at, created_at) DESC, conversation_id
-LIMIT %(limit)s OFFSET %(offset)s
 """
 
 # Aggregates over indexed columns, never a scan of message text: sized for an API
@@ -233,9 +239,8 @@ class ScopedCounts:
 
 # Conversations whose metadata contains a JSON object (e.g. {"dataset": tag}).
 COUNTS_WITH_METADATA_SQL = """
-SELECT count(DISTINCT c.id) AS conversations, count(m.id) AS messages
-FROM conversations c LEFT JOIN messages m ON m.conversation_id = c.id
-WHERE c.metadata @> %(scope)s::jsonb
+SELECT count(*) AS conversations, coalesce(sum(message_count), 0) AS messages
+FROM conversations WHERE metadata @> %(scope)s::jsonb
 """
 
 MATCHING_TITLE_SQL = """
@@ -289,8 +294,7 @@ class KeyCount:
 # Among these keys, the conversations an export import wrote (no legacy store's chunk ids
 # in their metadata), with their message counts: a legacy import recognises them.
 EXPORT_IMPORTED_COUNTS_SQL = """
-SELECT c.source, c.source_id,
-       (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id) AS messages
+SELECT c.source, c.source_id, c.message_count AS messages
 FROM conversations c
 JOIN unnest(%(sources)s::text[], %(source_ids)s::text[]) AS k(source, source_id)
   ON c.source = k.source AND c.source_id = k.source_id
