@@ -137,8 +137,9 @@ def db_prewarm(
     as_json: bool = JsonOption,
 ) -> None:
     """Load the search indexes into shared_buffers (pg_prewarm); print each one's size and
-    seconds. Run it after a large import or index build: the first searches then find
-    the HNSW index in memory instead of reading it from disk."""
+    seconds. Run it after a restart that lost the cached pages (a crash), a large import
+    or an index build: the first searches then find the HNSW index in memory instead of
+    reading it a page at a time."""
     import psycopg
 
     from dovos.db import prewarm
