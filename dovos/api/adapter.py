@@ -12,11 +12,13 @@ import threading
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any, Protocol
 
 from dovos.api import formatting as fmt
 from dovos.api import models as m
+from dovos.api.timeline_days import offset_runs
+from dovos.api.timeline_days import timeline as days_timeline
 from dovos.db import Database
 from dovos.repositories import conversations, jobs, messages
 from dovos.repositories.conversations import ConversationSummary, Page, StartSlot
@@ -227,7 +229,11 @@ class LegacyAdapter:
         """
         with UnitOfWork(self._database()) as uow:
             totals = conversations.archive_totals(uow.connection, self.embedding_model)
-            slots = conversations.start_slots(uow.connection)
+            days: list[conversations.LocalStartDay] = []
+            offsets: list[timedelta] = []
+            if totals.earliest and totals.latest:  # else no conversations
+                starts, offsets = offset_runs(self.tz, totals.earliest, totals.latest)
+                days = conversations.local_start_days(uow.connection, starts, offsets)
         percent = 100.0 * totals.embeddings / totals.messages if totals.messages else 0.0
         return m.StatsResponse(
             document_count=totals.conversations,
@@ -238,7 +244,7 @@ class LegacyAdapter:
             embedding_coverage_percent=round(min(percent, 100.0), 2),
             earliest_ts=fmt.to_iso(totals.earliest, self.tz) if totals.earliest else None,
             latest_ts=fmt.to_iso(totals.latest, self.tz) if totals.latest else None,
-            timeline=timeline(slots, self.tz),
+            timeline=days_timeline(days, offsets, self.tz),
         )
 
     def health(self) -> m.HealthResponse:
@@ -331,7 +337,10 @@ def hit_relevance(hit: SearchHit, response: SearchResponse) -> float:
 
 
 def timeline(slots: Sequence[StartSlot], tz: tzinfo | None) -> list[m.TimelineBucket]:
-    """Conversations per bucket and source, every bucket from first to last (gaps = 0)."""
+    """Conversations per bucket and source, every bucket from first to last (gaps = 0).
+
+    One `astimezone` per slot: `stats` groups by local day in SQL instead
+    (`timeline_days`); this per-slot form is the reference that is tested against."""
     if not slots:
         return []
     local = [(s.slot.astimezone(tz), s.source, s.n) for s in slots]

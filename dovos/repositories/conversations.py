@@ -1,5 +1,5 @@
 """The `conversations` table: every statement that writes it, its summaries and the
-archive-wide figures the API shows (counts, time span, starts per 15-minute slot).
+archive-wide figures the API shows (counts, time span, starts per 15-minute slot or local day).
 
 Deleting a conversation deletes its messages and their embeddings (foreign keys cascade).
 """
@@ -10,7 +10,7 @@ import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -113,6 +113,21 @@ class StartSlot:
     slot: datetime
     source: str
     n: int
+
+
+@dataclass(frozen=True)
+class LocalStartDay:
+    """Conversations started on one local day within one run of constant UTC offset, per
+    source, and the first and last of their 15-minute slots (UTC instants)."""
+
+    day: date
+    run: int  # 1-based index into the runs `local_start_days` was given
+    chatgpt: int
+    claude: int
+    openwebui: int
+    unknown: int
+    first_slot: datetime
+    last_slot: datetime
 
 
 # -- writes ------------------------------------------------------------------------------
@@ -226,6 +241,28 @@ START_SLOTS_SQL = """
 SELECT to_timestamp(floor(extract(epoch FROM created_at) / %(slot)s) * %(slot)s) AS slot,
        source, count(*) AS n
 FROM conversations GROUP BY 1, 2 ORDER BY 1, 2
+"""
+
+# Starts per local day: each conversation's 15-minute slot (as START_SLOTS_SQL) gets the
+# UTC offset of the run holding it (`starts`: each run's first slot, ascending; a slot
+# before the first run belongs to the first), so one row per local day (and run) comes
+# back instead of one per slot. The offset is added to the slot's UTC wall-clock time,
+# so the session's time zone plays no part. OFFSET 0 keeps each row's run and day computed
+# once (not once per use) and lets the planner expect few groups (a hash aggregate).
+LOCAL_START_DAYS_SQL = f"""
+SELECT day, run,
+       {", ".join(f"count(*) FILTER (WHERE source = '{s}') AS {s}" for s in SOURCES)},
+       min(slot) AS first_slot, max(slot) AS last_slot
+FROM (SELECT source, slot, run,
+             ((slot AT TIME ZONE 'UTC') + (%(offsets)s::interval[])[run])::date AS day
+      FROM (SELECT source, slot, greatest(width_bucket(slot, %(starts)s::timestamptz[]), 1) AS run
+            FROM (SELECT source,
+                         date_bin(make_interval(secs => %(slot)s), created_at,
+                                  timestamptz 'epoch') AS slot
+                  FROM conversations) AS slots
+            OFFSET 0) AS runs
+      OFFSET 0) AS days
+GROUP BY day, run ORDER BY day, run
 """
 
 
@@ -360,6 +397,22 @@ def archive_totals(connection: psycopg.Connection[Any], model: str) -> ArchiveTo
 
 
 def start_slots(connection: psycopg.Connection[Any]) -> list[StartSlot]:
-    """Conversations started per (15-minute slot, source)."""
+    """Conversations started per (15-minute slot, source): one row per slot, about one
+    per conversation. The API's stats use `local_start_days`; this is the per-slot
+    reference it is tested against."""
     with connection.cursor(row_factory=class_row(StartSlot)) as cursor:
         return cursor.execute(START_SLOTS_SQL, {"slot": SLOT_SECONDS}).fetchall()
+
+
+def local_start_days(
+    connection: psycopg.Connection[Any], starts: Sequence[datetime], offsets: Sequence[timedelta]
+) -> list[LocalStartDay]:
+    """Conversations started per local day (and source), the day of each 15-minute slot
+    taken with the UTC offset of the run (`starts[i]`, `offsets[i]`) holding it."""
+    if len(starts) != len(offsets) or not starts:
+        raise ValueError(f"need one offset per run start (got {len(starts)} starts, "
+                         f"{len(offsets)} offsets)")
+    with connection.cursor(row_factory=class_row(LocalStartDay)) as cursor:
+        return cursor.execute(LOCAL_START_DAYS_SQL, {
+            "slot": SLOT_SECONDS, "starts": list(starts), "offsets": list(offsets),
+        }).fetchall()
