@@ -23,7 +23,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -173,15 +173,17 @@ class SearchService:
                     notes: list[str]) -> tuple[Mode, SearchParams, list[RankedRow]]:
         """Hybrid in two statements: the lexical leg runs in the backend while this
         process embeds the query on a thread (the second core idled meanwhile), then the
-        vector leg, the fusion and the final select run over the lexical rows. Both in
-        one REPEATABLE READ transaction: one snapshot, as the one statement saw."""
+        vector leg, the fusion and the final select run over the lexical rows. The thread
+        starts once the round trips before the lexical leg are done: the leg is the long
+        part at scale, so it goes out first. One REPEATABLE READ transaction: one
+        snapshot for both statements, as the one statement saw."""
         cache = self._query_cache(model)
-        with in_background(lambda: _encode(cache, parsed, model)) as embedding, \
-                self._connection() as conn:
-            conn.execute(REPEATABLE_READ_SQL)
+        with self._connection() as conn, _one_snapshot(conn):
             resolved = params_module.merge(self._read_params(conn), params)
-            lexical = self._lexical_leg(conn, parsed, resolved, filters)
-            vector, note = embedding.result()
+            sql, values = self._lexical_leg(conn, parsed, resolved, filters)
+            with in_background(lambda: _encode(cache, parsed, model)) as embedding:
+                lexical = conn.execute(sql, values).fetchall()
+                vector, note = embedding.result()
             if vector is None:
                 notes.append(note)
             rows = self._over_lexical_rows(conn, lexical, vector, resolved, filters, k, model)
@@ -192,12 +194,14 @@ class SearchService:
         return effective, resolved, rows
 
     def _lexical_leg(self, conn: psycopg.Connection[Any], parsed: ParsedQuery,
-                     params: SearchParams, filters: SearchFilters | None) -> list[Any]:
-        """The hybrid statement's lexical leg alone: (id, score, rank) rows."""
+                     params: SearchParams,
+                     filters: SearchFilters | None) -> tuple[str, dict[str, Any]]:
+        """Set the knobs; the statement of the hybrid's lexical leg alone and its values
+        (rows: id, score, rank)."""
         watermark = self._set_knobs(conn, "hybrid", params, filters)
         sql, values = build_lexical_leg(params, filters, watermark)
         values.update(_query_values(parsed, params))
-        return conn.execute(sql, values).fetchall()
+        return sql, values
 
     def _over_lexical_rows(self, conn: psycopg.Connection[Any], lexical: list[Any],
                            vector: np.ndarray | None, params: SearchParams,
@@ -305,8 +309,18 @@ class SearchService:
         return row[3] if row is not None and knobs is SEARCH_KNOBS_AND_WATERMARK_SQL else None
 
 
-# One snapshot for the overlapped hybrid's two statements (the first of its transaction).
-REPEATABLE_READ_SQL = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"
+@contextmanager
+def _one_snapshot(conn: psycopg.Connection[Any]) -> Iterator[None]:
+    """The block's transaction is REPEATABLE READ (said in its BEGIN: no round trip of
+    its own) and ends with the block; the pooled connection gets its level back."""
+    before = conn.isolation_level
+    conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+    try:
+        yield
+    finally:
+        with suppress(psycopg.Error):  # a broken connection is discarded by the pool
+            conn.rollback()
+            conn.isolation_level = before
 
 
 class _QueryCache(QueryEmbeddingCache):

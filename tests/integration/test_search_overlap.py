@@ -291,3 +291,22 @@ def test_invalid_model_names_stay_invalid_query_errors(archive, embedder) -> Non
         with pytest.raises(InvalidQueryError, match="bad input"):
             SearchService(archive, bad, overlap=overlap).search("support group")
         assert not _threads_left()
+
+
+def test_one_snapshot_is_repeatable_read_and_gives_the_level_back(archive) -> None:  # type: ignore[no-untyped-def]
+    """The overlapped hybrid's two statements share a snapshot; the pooled connection
+    is handed back at its own isolation level, after an error too."""
+    from dovos.search.service import _one_snapshot
+
+    def level(conn: psycopg.Connection[Any]) -> str:
+        return str(conn.execute("SHOW transaction_isolation").fetchone()[0])  # type: ignore[index]
+
+    with archive.pooled() as conn:
+        before = conn.isolation_level
+        with _one_snapshot(conn):
+            assert level(conn) == "repeatable read"
+        assert conn.isolation_level == before and level(conn) == "read committed"
+        conn.rollback()
+        with pytest.raises(psycopg.errors.DivisionByZero), _one_snapshot(conn):
+            conn.execute("SELECT 1 / 0")
+        assert conn.isolation_level == before and level(conn) == "read committed"
