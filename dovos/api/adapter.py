@@ -231,8 +231,8 @@ class LegacyAdapter:
             totals = conversations.archive_totals(uow.connection, self.embedding_model)
             days: list[conversations.LocalStartDay] = []
             offsets: list[timedelta] = []
-            if totals.earliest and totals.latest:  # else no conversations
-                starts, offsets = offset_runs(self.tz, totals.earliest, totals.latest)
+            if totals.first_start and totals.last_start:  # else no conversations
+                starts, offsets = offset_runs(self.tz, totals.first_start, totals.last_start)
                 days = conversations.local_start_days(uow.connection, starts, offsets)
         percent = 100.0 * totals.embeddings / totals.messages if totals.messages else 0.0
         return m.StatsResponse(

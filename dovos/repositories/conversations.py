@@ -104,6 +104,8 @@ class ArchiveTotals:
     embeddings: int
     earliest: datetime | None
     latest: datetime | None
+    first_start: datetime | None  # the conversations' own span (the timeline's)
+    last_start: datetime | None
 
 
 @dataclass(frozen=True)
@@ -234,7 +236,9 @@ SELECT (SELECT count(*) FROM conversations) AS conversations,
        least((SELECT min(created_at) FROM messages),
              (SELECT min(created_at) FROM conversations)) AS earliest,
        greatest((SELECT max(created_at) FROM messages),
-                (SELECT max(created_at) FROM conversations)) AS latest
+                (SELECT max(created_at) FROM conversations)) AS latest,
+       (SELECT min(created_at) FROM conversations) AS first_start,
+       (SELECT max(created_at) FROM conversations) AS last_start
 """
 
 START_SLOTS_SQL = """
@@ -389,7 +393,8 @@ def list_page(connection: psycopg.Connection[Any], page: int = 1, limit: int = 5
 
 
 def archive_totals(connection: psycopg.Connection[Any], model: str) -> ArchiveTotals:
-    """Conversation/message/embedding counts and the first and last activity."""
+    """Conversation/message/embedding counts, the first and last activity and the first
+    and last conversation start."""
     with connection.cursor(row_factory=class_row(ArchiveTotals)) as cursor:
         row = cursor.execute(TOTALS_SQL, {"model": model}).fetchone()
     assert row is not None  # an aggregate always returns one row
