@@ -23,7 +23,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -178,7 +178,8 @@ class SearchService:
         part at scale, so it goes out first. One REPEATABLE READ transaction: one
         snapshot for both statements, as the one statement saw."""
         cache = self._query_cache(model)
-        with self._connection() as conn, _one_snapshot(conn):
+        with self._connection() as conn:
+            conn.execute(REPEATABLE_READ_SQL)
             resolved = params_module.merge(self._read_params(conn), params)
             sql, values = self._lexical_leg(conn, parsed, resolved, filters)
             with in_background(lambda: _encode(cache, parsed, model)) as embedding:
@@ -309,18 +310,10 @@ class SearchService:
         return row[3] if row is not None and knobs is SEARCH_KNOBS_AND_WATERMARK_SQL else None
 
 
-@contextmanager
-def _one_snapshot(conn: psycopg.Connection[Any]) -> Iterator[None]:
-    """The block's transaction is REPEATABLE READ (said in its BEGIN: no round trip of
-    its own) and ends with the block; the pooled connection gets its level back."""
-    before = conn.isolation_level
-    conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
-    try:
-        yield
-    finally:
-        with suppress(psycopg.Error):  # a broken connection is discarded by the pool
-            conn.rollback()
-            conn.isolation_level = before
+# One snapshot for the overlapped hybrid's two statements, as the one statement saw
+# (the first statement of its transaction; a statement, so that nothing about the pooled
+# connection changes, whatever interrupts the search).
+REPEATABLE_READ_SQL = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"
 
 
 class _QueryCache(QueryEmbeddingCache):

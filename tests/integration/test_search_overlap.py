@@ -22,7 +22,7 @@ from dovos.importers.parsed import ParsedConversation, ParsedMessage
 from dovos.ingest import ingest
 from dovos.repositories import champions
 from dovos.search.overlap import THREAD_NAME
-from dovos.search.service import SearchService
+from dovos.search.service import REPEATABLE_READ_SQL, SearchService
 from dovos.search.types import InvalidQueryError, SearchFilters, SearchResponse
 
 LEXICAL_LEG = "FROM lexical ORDER BY rank"  # the overlapped lexical statement's end
@@ -293,20 +293,15 @@ def test_invalid_model_names_stay_invalid_query_errors(archive, embedder) -> Non
         assert not _threads_left()
 
 
-def test_one_snapshot_is_repeatable_read_and_gives_the_level_back(archive) -> None:  # type: ignore[no-untyped-def]
-    """The overlapped hybrid's two statements share a snapshot; the pooled connection
-    is handed back at its own isolation level, after an error too."""
-    from dovos.search.service import _one_snapshot
 
-    def level(conn: psycopg.Connection[Any]) -> str:
-        return str(conn.execute("SHOW transaction_isolation").fetchone()[0])  # type: ignore[index]
-
-    with archive.pooled() as conn:
-        before = conn.isolation_level
-        with _one_snapshot(conn):
-            assert level(conn) == "repeatable read"
-        assert conn.isolation_level == before and level(conn) == "read committed"
-        conn.rollback()
-        with pytest.raises(psycopg.errors.DivisionByZero), _one_snapshot(conn):
-            conn.execute("SELECT 1 / 0")
-        assert conn.isolation_level == before and level(conn) == "read committed"
+def test_both_statements_share_one_snapshot(archive, embedder, statements) -> None:  # type: ignore[no-untyped-def]
+    """The overlapped search's transaction starts REPEATABLE READ; a later transaction
+    on the pooled connections is back to the default level."""
+    SearchService(archive, embedder).search("support group snapshot")
+    sent = [s for s in statements if s.strip() != ";"]  # the pool's liveness check
+    assert sent[0] == REPEATABLE_READ_SQL
+    assert _ranking_statements(statements) == (1, 1)
+    for _ in range(3):
+        with archive.pooled() as conn:
+            level = conn.execute("SHOW transaction_isolation").fetchone()
+            assert level is not None and level[0] == "read committed"
