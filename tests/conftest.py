@@ -14,7 +14,9 @@ import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import psycopg
 import pytest
 
 from dovos.config import shared_dir
@@ -76,6 +78,20 @@ def embedder():  # type: ignore[no-untyped-def]
     model = get_embedder()
     model.encode(["warm up"])
     return model
+
+
+@pytest.fixture
+def statements(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The text of every statement a psycopg cursor sends while the test runs."""
+    sent: list[str] = []
+    execute = psycopg.Cursor.execute
+
+    def recording(self: psycopg.Cursor[Any], query: Any, *args: Any, **kwargs: Any) -> Any:
+        sent.append(str(query))
+        return execute(self, query, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.Cursor, "execute", recording)
+    return sent
 
 
 @pytest.fixture(scope="session")

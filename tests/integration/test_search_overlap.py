@@ -98,20 +98,6 @@ def archive(database_session, embedder) -> Iterator[Any]:  # type: ignore[no-unt
     truncate(database_session)
 
 
-@pytest.fixture
-def statements(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The text of every statement psycopg sends while the test runs."""
-    sent: list[str] = []
-    execute = psycopg.Cursor.execute
-
-    def recording(self: psycopg.Cursor[Any], query: Any, *args: Any, **kwargs: Any) -> Any:
-        sent.append(str(query))
-        return execute(self, query, *args, **kwargs)
-
-    monkeypatch.setattr(psycopg.Cursor, "execute", recording)
-    return sent
-
-
 def _services(database: Any, embedder: Any) -> tuple[SearchService, SearchService]:
     """(one statement, overlapped), each with its own query cache."""
     extra = [Renamed(embedder, OTHER_MODEL)]

@@ -9,7 +9,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-import psycopg
 import pytest
 
 from dovos.repositories import champions
@@ -34,20 +33,6 @@ def archive(database):  # type: ignore[no-untyped-def]
     with database.connect() as conn:
         champions.drop(conn)
         conn.commit()
-
-
-@pytest.fixture
-def statements(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The text of every statement a psycopg cursor sends while the test runs."""
-    sent: list[str] = []
-    execute = psycopg.Cursor.execute
-
-    def recording(self: psycopg.Cursor[Any], query: Any, *args: Any, **kwargs: Any) -> Any:
-        sent.append(str(query))
-        return execute(self, query, *args, **kwargs)
-
-    monkeypatch.setattr(psycopg.Cursor, "execute", recording)
-    return sent
 
 
 def _about_lists(sent: list[str]) -> list[str]:
