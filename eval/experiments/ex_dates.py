@@ -67,3 +67,27 @@ def dates(lab) -> list[dict]:
     for row in rows:
         row["touched"] = f"{len(asking)} questions, {int(timed.sum())} of {corpus.n} messages"
     return rows
+
+
+def combo(lab) -> list[dict]:
+    """The date rule (beta in fold, up to 2) alone and on top of a lower BM25 b."""
+    from eval.experiments.ex_lexical import Leg
+
+    corpus = lab.corpus
+    timed = np.array([has_time(text) for text in corpus.contents])
+    asking = {q.id for q in lab.bench.queryset.queries if asks_time(parse_query(q.text).text)}
+    rows = []
+    for b in (0.5, 0.2, 0.1):
+        leg = lab.leg if b == 0.5 else Leg(corpus, b=b)
+        runs = {}
+        for beta in (0.5, 1.0, 2.0):
+            factor = 1.0 + beta * timed
+            runs[f"b={b} beta={beta}"] = lab.run(
+                leg, f"b{b}beta{beta}",
+                boost=lambda qid, factor=factor: factor if qid in asking else None)
+        for name, wrap in (("lexical", lambda r: r), ("hybrid", lab.fused)):
+            rows += lab.rows(f"b {b} + date boost, beta in fold (0.5-2)",
+                             {k: wrap(v) for k, v in runs.items()}, name)
+    for row in rows:
+        row["touched"] = f"{len(asking)} questions, {int(timed.sum())} of {corpus.n} messages"
+    return rows

@@ -153,6 +153,36 @@ def length(lab: Lab) -> list[dict]:
     return rows
 
 
+def length_b(lab: Lab) -> list[dict]:
+    """Controls for `length`: is it the token length or the lower b? Both lengths over
+    a finer b grid, each chosen in fold, and the fixed settings LoCoMo chose."""
+    bs = (0.1, 0.2, 0.3, 0.4, 0.5, 0.75)
+    runs = {f"{kind} b={b}": (lab.lexical if (kind, b) == ("distinct", 0.5) else
+                              lab.run(Leg(lab.corpus, b=b, length=kind), f"{kind}{b}"))
+            for kind in ("distinct", "tokens") for b in bs}
+    rows = []
+    for leg, wrap in (("lexical", lambda r: r), ("hybrid", lab.fused)):
+        wrapped = {k: wrap(v) for k, v in runs.items()}
+        for kind in ("distinct", "tokens"):
+            rows += lab.rows(f"{kind}, b in fold (0.1-0.75)",
+                             {k: v for k, v in wrapped.items() if k.startswith(kind)}, leg)
+        rows += lab.rows("length and b in fold", wrapped, leg)
+        for label in ("tokens b=0.3", "distinct b=0.3", "tokens b=0.2", "distinct b=0.2"):
+            rows += lab.rows(f"{label} (fixed)", {label: wrapped[label]}, leg)
+    return rows
+
+
+def low_b(lab: Lab) -> list[dict]:
+    """LoCoMo chose b = 0.1, the grid's edge: b 0.1 and 0 (no length normalisation)
+    fixed, distinct-lexeme length (today's), on both datasets."""
+    rows = []
+    runs = {f"distinct b={b}": lab.run(Leg(lab.corpus, b=b), f"d{b}") for b in (0.0, 0.1)}
+    for leg, wrap in (("lexical", lambda r: r), ("hybrid", lab.fused)):
+        for label, run in runs.items():
+            rows += lab.rows(f"{label} (fixed)", {label: wrap(run)}, leg)
+    return rows
+
+
 # -- 2. RM3 pseudo-relevance feedback ---------------------------------------------------------
 def expansion(lab: Lab, terms: QueryTerms, feedback: list[tuple[str, float]], m: int, n: int,
               original: float) -> tuple[list[str], list[float]]:
@@ -216,7 +246,7 @@ def markdown(rows: list[dict]) -> str:
     return head + "\n".join(lines) + "\n"
 
 
-FAMILIES = {"check": check, "length": length, "prf": prf}
+FAMILIES = {"check": check, "length": length, "length_b": length_b, "low_b": low_b, "prf": prf}
 
 
 def main(dataset: str, families: list[str]) -> None:
@@ -226,9 +256,9 @@ def main(dataset: str, families: list[str]) -> None:
     lab = Lab(dataset)
     print(f"{dataset}: loaded in {time.perf_counter() - start:.0f} s", flush=True)
     for name in families:
-        if name == "dates":
-            from eval.experiments.ex_dates import dates
-            rows = dates(lab)
+        if name in ("dates", "combo"):
+            from eval.experiments import ex_dates
+            rows = getattr(ex_dates, name)(lab)
         else:
             rows = FAMILIES[name](lab)
         (out / f"{name}-{dataset}.json").write_text(json.dumps(rows, indent=1, default=str))
