@@ -91,3 +91,25 @@ def combo(lab) -> list[dict]:
     for row in rows:
         row["touched"] = f"{len(asking)} questions, {int(timed.sum())} of {corpus.n} messages"
     return rows
+
+
+def increment(lab) -> list[dict]:
+    """The date rule's own gain on top of b 0.2 / 0.1: fixed beta 1 against b alone."""
+    from eval.experiments.ex_ideas import table_row
+    from eval.experiments.ex_lexical import Leg
+
+    timed = np.array([has_time(text) for text in lab.corpus.contents])
+    asking = {q.id for q in lab.bench.queryset.queries if asks_time(parse_query(q.text).text)}
+    factor = 1.0 + timed
+    rows = []
+    for b in (0.2, 0.1):
+        leg = Leg(lab.corpus, b=b)
+        alone = lab.run(leg, f"b{b}")
+        boosted = lab.run(leg, f"b{b}date",
+                          boost=lambda qid: factor if qid in asking else None)
+        for name, wrap in (("lexical", lambda r: r), ("hybrid", lab.fused)):
+            base = lab.bench.cross_validate(f"b {b}", {f"b {b}": wrap(alone)})
+            result = lab.bench.cross_validate(f"b {b} + date beta 1 vs b {b} alone",
+                                              {"beta 1": wrap(boosted)})
+            rows += [table_row(lab.bench, result, base, name, m) for m in ("ndcg@10", "recall@10")]
+    return rows

@@ -256,7 +256,7 @@ def main(dataset: str, families: list[str]) -> None:
     lab = Lab(dataset)
     print(f"{dataset}: loaded in {time.perf_counter() - start:.0f} s", flush=True)
     for name in families:
-        if name in ("dates", "combo"):
+        if name in ("dates", "combo", "increment"):
             from eval.experiments import ex_dates
             rows = getattr(ex_dates, name)(lab)
         else:
