@@ -9,7 +9,7 @@ one sample out, NFCorpus dev five seeded folds) and compared with today's defaul
 the project's significance rule (t-test and Fisher, both p < 0.05).
 
     export DOVOS_HOME=/tmp/ex-home-lo   # a database holding LoCoMo dev only (nfcorpus: its own)
-    nice -n 19 python -m eval.experiments.ex_ideas locomo check length prf dates
+    nice -n 19 python -m eval.experiments.ex_ideas locomo check length length_b low_b prf dates combo increment
 """
 
 from __future__ import annotations
