@@ -159,11 +159,13 @@ class ChampionState:
     seconds: float
 
 
-def rebuild(conn: psycopg.Connection[Any], *, min_df: int = DEFAULT_MIN_DF,
-            depth: int = DEFAULT_DEPTH, k1: float = 0.9, b: float = 0.5,
+def rebuild(conn: psycopg.Connection[Any], *, k1: float, b: float,
+            min_df: int = DEFAULT_MIN_DF, depth: int = DEFAULT_DEPTH,
             progress: Any = None) -> ChampionState:
     """Rebuild every list in `conn`'s transaction, which must not have started yet (the
-    caller commits). `progress`: a tqdm bar, its total set here in heap pages."""
+    caller commits). `k1`, `b`: the BM25 parameters searches score with (no default
+    here: a list ordered by other ones would not hold the exact top entries).
+    `progress`: a tqdm bar, its total set here in heap pages."""
     if min_df < 1 or depth < 1:
         raise ValueError(f"champion lists need min_df >= 1 and depth >= 1 "
                          f"(got min_df={min_df}, depth={depth})")

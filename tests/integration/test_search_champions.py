@@ -36,7 +36,7 @@ def archive(database):  # type: ignore[no-untyped-def]
 
 def _rebuild(database: Any, min_df: int, depth: int) -> champions.ChampionState:
     with database.connect() as conn:
-        state = champions.rebuild(conn, min_df=min_df, depth=depth)
+        state = champions.rebuild(conn, min_df=min_df, depth=depth, k1=SearchParams().bm25_k1, b=SearchParams().bm25_b)
         conn.commit()
     return state
 
@@ -52,8 +52,10 @@ def _lists(database: Any) -> dict[str, list[tuple[float, str]]]:
     return lists
 
 
-def _weights(database: Any, lexeme: str, k1: float = 0.9, b: float = 0.5) -> dict[str, float]:
-    """BM25 weight without idf of `lexeme` in every message holding it, computed here."""
+def _weights(database: Any, lexeme: str) -> dict[str, float]:
+    """BM25 weight without idf of `lexeme` in every message holding it, computed here
+    (with the k1 and b the lists are built with: the search defaults)."""
+    k1, b = SearchParams().bm25_k1, SearchParams().bm25_b
     with database.connect() as conn:
         rows = conn.execute(
             "SELECT m.content, length(m.search_vector), u.lexeme, cardinality(u.positions) "
@@ -147,7 +149,7 @@ def test_without_lists_or_when_switched_off_nothing_changes(archive, database) -
 
 def test_bad_build_parameters_are_refused(database) -> None:  # type: ignore[no-untyped-def]
     with database.connect() as conn, pytest.raises(ValueError, match="min_df"):
-        champions.rebuild(conn, min_df=0, depth=10)
+        champions.rebuild(conn, min_df=0, depth=10, k1=SearchParams().bm25_k1, b=SearchParams().bm25_b)
     assert SearchParams().champion_depth > 0
 
 

@@ -23,7 +23,7 @@ from dovos.ingest import ingest
 from dovos.repositories import champions
 from dovos.search.overlap import THREAD_NAME
 from dovos.search.service import REPEATABLE_READ_SQL, SearchService
-from dovos.search.types import InvalidQueryError, SearchFilters, SearchResponse
+from dovos.search.types import InvalidQueryError, SearchFilters, SearchParams, SearchResponse
 
 LEXICAL_LEG = "FROM lexical ORDER BY rank"  # the overlapped lexical statement's end
 FROM_ROWS = "unnest(%(lexical_ids)s"  # the statement that reads the leg's rows
@@ -83,7 +83,7 @@ def archive(database_session, embedder) -> Iterator[Any]:  # type: ignore[no-unt
     truncate(database_session)
     build_archive(database_session, embedder)
     with database_session.connect() as conn:
-        champions.rebuild(conn, min_df=3, depth=50)
+        champions.rebuild(conn, min_df=3, depth=50, k1=SearchParams().bm25_k1, b=SearchParams().bm25_b)
         conn.commit()
     late = ParsedConversation("claude", "late-1", "Written after the lists", [
         ParsedMessage("user", "Another support group for swimming kids"),

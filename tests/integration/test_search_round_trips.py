@@ -27,7 +27,7 @@ def archive(database):  # type: ignore[no-untyped-def]
     texts += ["zygote alpha story", "gamma ray zygote"]
     _store(database, "round trips", texts)
     with database.connect() as conn:
-        champions.rebuild(conn, min_df=20, depth=10)
+        champions.rebuild(conn, min_df=20, depth=10, k1=SearchParams().bm25_k1, b=SearchParams().bm25_b)
         conn.commit()
     yield SearchService(database, None)
     with database.connect() as conn:
