@@ -333,6 +333,12 @@ class QueryEmbeddingCache:
                 self._entries.popitem(last=False)
         return vector
 
+    def holds(self, text: str) -> bool:
+        """Whether `text`'s vector is cached (a hybrid search then has no embedding to
+        overlap with its lexical leg)."""
+        with self._lock:
+            return text in self._entries
+
 
 @lru_cache(maxsize=4)
 def get_embedder(name: str | None = None) -> SentenceTransformerEmbedder:

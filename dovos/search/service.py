@@ -90,7 +90,7 @@ class SearchService:
         if embedder is not None:
             self._embedders[embedder.name] = embedder
         self._model = model or (embedder.name if embedder is not None else None)
-        self._caches: dict[str, _QueryCache] = {}
+        self._caches: dict[str, QueryEmbeddingCache] = {}
         self._lock = threading.Lock()
         self.overlap = overlap
 
@@ -249,13 +249,13 @@ class SearchService:
         """The query's embedding by `model` (cached), or None and why not."""
         return _encode(self._query_cache(model), parsed, model)
 
-    def _query_cache(self, model: str) -> _QueryCache:
+    def _query_cache(self, model: str) -> QueryEmbeddingCache:
         """`model`'s query-vector cache (its embedder is made, not loaded)."""
         try:
             with self._lock:
                 cache = self._caches.get(model)
             if cache is None:
-                cache = _QueryCache(self.embedder_for(model))
+                cache = QueryEmbeddingCache(self.embedder_for(model))
                 with self._lock:
                     cache = self._caches.setdefault(model, cache)
             return cache
@@ -314,14 +314,6 @@ class SearchService:
 # (the first statement of its transaction; a statement, so that nothing about the pooled
 # connection changes, whatever interrupts the search).
 REPEATABLE_READ_SQL = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"
-
-
-class _QueryCache(QueryEmbeddingCache):
-    """The query-vector cache, which can also say whether it holds a text."""
-
-    def holds(self, text: str) -> bool:
-        with self._lock:
-            return text in self._entries
 
 
 def _encode(cache: QueryEmbeddingCache, parsed: ParsedQuery,

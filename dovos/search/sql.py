@@ -408,47 +408,68 @@ def build_statement(
     only when `uses_champion_lists` says so, and ignored otherwise."""
     lists = watermark is not None and uses_champion_lists(mode, params, filters)
     conditions, needs_c, values = filter_sql(filters)
-    join = "JOIN conversations c ON c.id = m.conversation_id" if needs_c else ""
+    join = JOIN_CONVERSATIONS if needs_c else ""
     ctes = []
     if mode in ("lexical", "hybrid"):
-        fts = BM25_FTS_CTE if params.lexical_scorer == "bm25" else TS_RANK_CD_FTS_CTE
-        ctes += [
-            TERMS_CTE,
-            fts.format(join_conversations=join, filters=conditions),
-            CONTEXT_CTE.format(join_conversations=join, filters=conditions),
-            FUZZY_CTE.format(join_conversations=join, filters=conditions),
-            LEXICAL_CTE,
-        ]
+        ctes += lexical_ctes(params, conditions, join)
     if mode in ("vector", "hybrid"):
-        join_messages = f"JOIN messages m ON m.id = e.message_id {join}" if conditions else ""
-        ctes.append(VECTOR_CTE.format(join_messages=join_messages, filters=conditions))
+        ctes.append(vector_cte(conditions, join))
     if mode == "hybrid":
-        fused = RRF_SCORE if params.fusion == "rrf" else WEIGHTED_SCORE
-        ctes.append(FUSED_CTE.format(fused=fused))
+        ctes.append(fused_cte(params))
     else:
         ctes.append(LEXICAL_ONLY if mode == "lexical" else VECTOR_ONLY)
     vector_count = "(SELECT count(*) FROM vector)" if mode != "lexical" else "NULL::bigint"
     sql = "WITH" + ",".join(ctes) + FINAL_SELECT.format(vector_count=vector_count)
     sql = bind_watermark(sql, watermark if lists else None)
-    values.update(
-        candidates=params.candidates,
-        pool=max(params.candidates, params.lexical_pool),
-        context_weight=float(params.context_weight),
-        common_term_share=float(params.common_term_share),
-        common_term_min_docs=int(params.common_term_min_docs),
-        lexical_budget=int(params.lexical_budget),
-        champion_depth=int(params.champion_depth) if lists else 0,
-        champion_candidates=int(params.champion_candidates),
-        candidate_cap=int(params.lexical_budget) or None,  # LIMIT NULL: no cap
-        k1=params.bm25_k1,
-        b=params.bm25_b,
-        fuzzy_below=params.fuzzy_below,
-        fuzzy_corrections=FUZZY_CORRECTIONS,
-        rrf_k=float(params.rrf_k),
-        lexical_weight=float(params.lexical_weight),
-        vector_weight=float(params.vector_weight),
-    )
-    return sql, values
+    return sql, {**values, **statement_values(params, lists)}
+
+
+JOIN_CONVERSATIONS = "JOIN conversations c ON c.id = m.conversation_id"
+
+
+def lexical_ctes(params: SearchParams, conditions: str, join: str) -> list[str]:
+    """The lexical leg's CTEs, ending in `lexical` (id, score, rank)."""
+    fts = BM25_FTS_CTE if params.lexical_scorer == "bm25" else TS_RANK_CD_FTS_CTE
+    return [
+        TERMS_CTE,
+        fts.format(join_conversations=join, filters=conditions),
+        CONTEXT_CTE.format(join_conversations=join, filters=conditions),
+        FUZZY_CTE.format(join_conversations=join, filters=conditions),
+        LEXICAL_CTE,
+    ]
+
+
+def vector_cte(conditions: str, join: str) -> str:
+    """The vector leg's CTEs, ending in `vector` (messages joined only for a filter)."""
+    join_messages = f"JOIN messages m ON m.id = e.message_id {join}" if conditions else ""
+    return VECTOR_CTE.format(join_messages=join_messages, filters=conditions)
+
+
+def fused_cte(params: SearchParams) -> str:
+    """The fusion of `lexical` and `vector` into `ranked`."""
+    return FUSED_CTE.format(fused=RRF_SCORE if params.fusion == "rrf" else WEIGHTED_SCORE)
+
+
+def statement_values(params: SearchParams, lists: bool) -> dict[str, Any]:
+    """The parameters' bind values (`lists`: whether the champion lists are read)."""
+    return {
+        "candidates": params.candidates,
+        "pool": max(params.candidates, params.lexical_pool),
+        "context_weight": float(params.context_weight),
+        "common_term_share": float(params.common_term_share),
+        "common_term_min_docs": int(params.common_term_min_docs),
+        "lexical_budget": int(params.lexical_budget),
+        "champion_depth": int(params.champion_depth) if lists else 0,
+        "champion_candidates": int(params.champion_candidates),
+        "candidate_cap": int(params.lexical_budget) or None,  # LIMIT NULL: no cap
+        "k1": params.bm25_k1,
+        "b": params.bm25_b,
+        "fuzzy_below": params.fuzzy_below,
+        "fuzzy_corrections": FUZZY_CORRECTIONS,
+        "rrf_k": float(params.rrf_k),
+        "lexical_weight": float(params.lexical_weight),
+        "vector_weight": float(params.vector_weight),
+    }
 
 
 WATERMARK = "__WATERMARK__"
@@ -485,19 +506,11 @@ def build_lexical_leg(params: SearchParams, filters: SearchFilters | None,
     """The hybrid statement's lexical leg alone: its rows (id, score, rank), best first,
     at most `candidates`. Same values as `build_statement("hybrid", ...)`."""
     lists = watermark is not None and uses_champion_lists("hybrid", params, filters)
-    conditions, needs_c, _ = filter_sql(filters)
-    join = "JOIN conversations c ON c.id = m.conversation_id" if needs_c else ""
-    fts = BM25_FTS_CTE if params.lexical_scorer == "bm25" else TS_RANK_CD_FTS_CTE
-    ctes = [
-        TERMS_CTE,
-        fts.format(join_conversations=join, filters=conditions),
-        CONTEXT_CTE.format(join_conversations=join, filters=conditions),
-        FUZZY_CTE.format(join_conversations=join, filters=conditions),
-        LEXICAL_CTE,
-    ]
+    conditions, needs_c, values = filter_sql(filters)
+    ctes = lexical_ctes(params, conditions, JOIN_CONVERSATIONS if needs_c else "")
     sql = bind_watermark("WITH" + ",".join(ctes) + LEXICAL_LEG_SELECT,
                          watermark if lists else None)
-    return sql, build_statement("hybrid", params, filters, watermark)[1]
+    return sql, {**values, **statement_values(params, lists)}
 
 
 def build_from_lexical_rows(mode: str, params: SearchParams,
@@ -506,20 +519,17 @@ def build_from_lexical_rows(mode: str, params: SearchParams,
     lexical ranking alone) over the lexical leg's rows, bound with `lexical_rows`."""
     if mode not in ("hybrid", "lexical"):
         raise ValueError(f"mode {mode!r}: the lexical rows feed a hybrid or lexical ranking")
-    conditions, needs_c, _ = filter_sql(filters)
-    join = "JOIN conversations c ON c.id = m.conversation_id" if needs_c else ""
+    conditions, needs_c, values = filter_sql(filters)
     ctes = [LEXICAL_ROWS_CTE]
     if mode == "hybrid":
-        join_messages = f"JOIN messages m ON m.id = e.message_id {join}" if conditions else ""
-        fused = RRF_SCORE if params.fusion == "rrf" else WEIGHTED_SCORE
-        ctes += [VECTOR_CTE.format(join_messages=join_messages, filters=conditions),
-                 FUSED_CTE.format(fused=fused)]
+        ctes += [vector_cte(conditions, JOIN_CONVERSATIONS if needs_c else ""),
+                 fused_cte(params)]
         vector_count = "(SELECT count(*) FROM vector)"
     else:
         ctes.append(LEXICAL_ONLY)
         vector_count = "NULL::bigint"
     sql = "WITH" + ",".join(ctes) + FINAL_SELECT.format(vector_count=vector_count)
-    return sql, build_statement(mode, params, filters)[1]
+    return sql, {**values, **statement_values(params, lists=False)}
 
 
 def lexical_rows(rows: list[tuple[Any, float, int]]) -> dict[str, list[Any]]:
