@@ -35,6 +35,7 @@ LIMITS: dict[str, tuple[float, float]] = {
     "lexical_budget": (0, 1_000_000_000),
     "champion_depth": (0, 1_000_000),
     "champion_candidates": (1, 1_000_000),
+    "champion_floor_weight": (0, 1),
     "fuzzy_below": (0, 10_000),
     "fuzzy_threshold": (0, 1),
 }

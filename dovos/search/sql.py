@@ -67,7 +67,7 @@ tsq AS (
 -- with no such term nothing changes. As above, terms past the common share seed only
 -- when the query has no rarer term.
 champion_terms AS (
-    SELECT t.lexeme, t.idf
+    SELECT t.lexeme, t.idf, l.floor
     FROM terms t JOIN lexeme_champion_lists l ON l.lexeme = t.lexeme CROSS JOIN corpus c
     WHERE %(champion_depth)s > 0
       AND (t.df <= greatest(%(common_term_share)s * c.n, %(common_term_min_docs)s)
@@ -131,7 +131,7 @@ champion_hits AS (
         ORDER BY l.impact DESC
         LIMIT %(champion_depth)s) AS c
     GROUP BY c.message_id
-    ORDER BY sum(ct.idf * c.impact) DESC, c.message_id
+    ORDER BY sum(ct.idf * (c.impact - %(champion_floor_weight)s * ct.floor)) DESC, c.message_id
     LIMIT %(champion_candidates)s
 ),
 champion_ids AS (
@@ -461,6 +461,7 @@ def statement_values(params: SearchParams, lists: bool) -> dict[str, Any]:
         "lexical_budget": int(params.lexical_budget),
         "champion_depth": int(params.champion_depth) if lists else 0,
         "champion_candidates": int(params.champion_candidates),
+        "champion_floor_weight": float(params.champion_floor_weight),
         "candidate_cap": int(params.lexical_budget) or None,  # LIMIT NULL: no cap
         "k1": params.bm25_k1,
         "b": params.bm25_b,

@@ -52,6 +52,9 @@ class SearchParams:
     # list (migration 0007, built by `dovos db champions`; 0 = lists unused)
     champion_candidates: int = 5_000  # of those, the best by list weight BM25 scores
     # (5,000: at 1M as much of the exact top 10 as the budget, 2-3x faster; docs/search.md)
+    champion_floor_weight: float = 0.0  # champion candidates rank by sum(idf x (list
+    # weight - this x list floor)): 0 = the lower bound (a term's list missing a message
+    # counts 0), 1 = the upper bound (it counts the list's floor, the most it can weigh)
     fuzzy_below: int = 3  # typo tolerance (pg_trgm) when full text finds fewer hits
     fuzzy_threshold: float = 0.5  # pg_trgm similarity a vocabulary correction needs
 

@@ -171,3 +171,56 @@ def test_the_command_rebuilds_and_drops_the_lists(archive, database) -> None:  #
     with database.connect() as conn:
         assert champions.state(conn) is None
     assert _lists(database) == {}
+
+
+@pytest.fixture
+def floors(database):  # type: ignore[no-untyped-def]
+    """Two listed lexemes (lists of 5 at min_df 20): "kappa" (25 messages, high idf), its
+    list 5 equal "kappa kappa" messages, so its floor is their weight; "alpha" (60
+    messages, low idf) whose list "alpha x4 kappa" tops. That message is absent from
+    kappa's list (one kappa, below the floor) yet holds kappa: it is the best match of
+    "alpha kappa", though its list weight alone is below every kappa entry's."""
+    texts = (["alpha alpha alpha alpha kappa"]
+             + [f"alpha alpha note{i}" for i in range(4)]
+             + [f"alpha plain{i}" for i in range(55)]
+             + [f"kappa kappa mark{i}" for i in range(5)]
+             + [f"kappa single{i}" for i in range(19)]
+             + [f"filler{i} words" for i in range(10)])
+    _store(database, "floors", texts)
+    with database.connect() as conn:
+        champions.rebuild(conn, min_df=20, depth=5, k1=SearchParams().bm25_k1,
+                          b=SearchParams().bm25_b)
+        conn.commit()
+    yield SearchService(database, None)
+    with database.connect() as conn:
+        champions.drop(conn)
+        conn.commit()
+
+
+def test_candidates_rank_by_what_missing_lists_could_add(floors, database) -> None:  # type: ignore[no-untyped-def]
+    best = "alpha alpha alpha alpha kappa"
+    assert set(_lists(database)) == {"alpha", "kappa"}
+    assert best not in {content for _, content in _lists(database)["kappa"]}
+    exact = _scores(floors, "alpha kappa", lexical_budget=0)
+    assert max(exact, key=exact.get) == best
+    assert exact[best] == pytest.approx(_bm25(database, "alpha kappa")[best], rel=1e-9)
+    # One candidate. The lower bound (weight 0: a missing list counts nothing) keeps a
+    # "kappa kappa" entry; the upper bound (weight 1: a missing list counts its floor,
+    # i.e. ranking by weight above the floor) keeps the exact best, and scores it exactly.
+    lower = _scores(floors, "alpha kappa", champion_candidates=1, champion_floor_weight=0.0)
+    assert set(lower) != {best} and len(lower) == 1
+    assert next(iter(lower)).startswith("kappa kappa")
+    upper = _scores(floors, "alpha kappa", champion_candidates=1, champion_floor_weight=1.0)
+    assert upper == {best: pytest.approx(exact[best], rel=1e-9)}
+    # Enough candidates for every entry: the weight changes nothing.
+    for weight in (0.0, 0.5, 1.0):
+        every = _scores(floors, "alpha kappa", champion_candidates=10, champion_floor_weight=weight)
+        assert set(every) == {content for entries in _lists(database).values()
+                              for _, content in entries}
+
+
+def test_the_floor_weight_is_checked(floors) -> None:  # type: ignore[no-untyped-def]
+    from dovos.search.types import InvalidQueryError
+
+    with pytest.raises(InvalidQueryError, match="champion_floor_weight"):
+        floors.search("alpha", mode="lexical", params={"champion_floor_weight": 2.0})
