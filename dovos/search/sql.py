@@ -102,8 +102,11 @@ seed AS (
 # Candidates: the seed's full-text matches, or, when some query terms have champion lists
 # (TERMS_CTE), the `champion_candidates` best messages of their lists' first
 # `champion_depth` entries (by the sum of idf x list weight: messages in several lists
-# rise), the rarer terms' full-text matches, and every match among the messages written
-# since the lists were built (`updated_at` at or after the watermark, a literal put in
+# rise; `champion_floor_weight` w subtracts w x each list's floor, i.e. counts w x floor
+# for a list a message is missing from: 1 = its upper bound when the whole list is read,
+# measured at 1M to change little, docs/search.md), the rarer terms' full-text matches,
+# and every match among the messages written since the lists were built (`updated_at`
+# at or after the watermark, a literal put in
 # by `bind_watermark`: the BRIN index of migration 0007 finds them). All are scored
 # exactly below, from their live tsvectors: stale list entries cost nothing. They must
 # still match the query: `ts_match_vq` is `@@` as a function, which the planner cannot
