@@ -132,6 +132,10 @@ FROM lexeme_champion_state
 
 READ_WATERMARK_SQL = "SELECT watermark FROM lexeme_champion_state"
 
+# The BM25 k1 and b the lists' weights were computed with (a search scoring with other
+# values reads lists ordered for them: `dovos db champions` rebuilds them).
+READ_LIST_WEIGHTS_SQL = "SELECT ARRAY[k1, b] FROM lexeme_champion_state"
+
 # Drop the lists: searches go back to the full-text candidates.
 DROP_STATE_SQL = """
 DELETE FROM lexeme_champions;

@@ -19,6 +19,7 @@ Same results as the one statement, which `overlap=False` (and a cached query) ke
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 import uuid
@@ -160,12 +161,14 @@ class SearchService:
                 notes.append(note)
         with self._connection() as conn:
             resolved = params_module.merge(self._read_params(conn), params)
-            rows = self._run(conn, effective, parsed, vector, resolved, filters, k, model)
+            rows = self._run(conn, effective, parsed, vector, resolved, filters, k, model,
+                             notes)
             if effective != "lexical" and not _vector_rows(rows, conn, model):
                 effective = "lexical"
                 notes.append(_no_vectors_note(model))
                 if mode == "vector":
-                    rows = self._run(conn, "lexical", parsed, None, resolved, filters, k, model)
+                    rows = self._run(conn, "lexical", parsed, None, resolved, filters, k,
+                                     model, notes)
         return effective, resolved, rows
 
     def _overlapped(self, parsed: ParsedQuery, k: int, filters: SearchFilters | None,
@@ -181,7 +184,7 @@ class SearchService:
         with self._connection() as conn:
             conn.execute(REPEATABLE_READ_SQL)
             resolved = params_module.merge(self._read_params(conn), params)
-            sql, values = self._lexical_leg(conn, parsed, resolved, filters)
+            sql, values = self._lexical_leg(conn, parsed, resolved, filters, notes)
             with in_background(lambda: _encode(cache, parsed, model)) as embedding:
                 lexical = conn.execute(sql, values).fetchall()
                 vector, note = embedding.result()
@@ -195,11 +198,11 @@ class SearchService:
         return effective, resolved, rows
 
     def _lexical_leg(self, conn: psycopg.Connection[Any], parsed: ParsedQuery,
-                     params: SearchParams,
-                     filters: SearchFilters | None) -> tuple[str, dict[str, Any]]:
+                     params: SearchParams, filters: SearchFilters | None,
+                     notes: list[str]) -> tuple[str, dict[str, Any]]:
         """Set the knobs; the statement of the hybrid's lexical leg alone and its values
         (rows: id, score, rank)."""
-        watermark = self._set_knobs(conn, "hybrid", params, filters)
+        watermark = self._set_knobs(conn, "hybrid", params, filters, notes)
         sql, values = build_lexical_leg(params, filters, watermark)
         values.update(_query_values(parsed, params))
         return sql, values
@@ -286,8 +289,9 @@ class SearchService:
         filters: SearchFilters | None,
         k: int,
         model: str,
+        notes: list[str],
     ) -> list[RankedRow]:
-        watermark = self._set_knobs(conn, mode, params, filters)
+        watermark = self._set_knobs(conn, mode, params, filters, notes)
         sql, values = build_statement(mode, params, filters, watermark)
         if vector is not None:
             sql = bind_model(sql, model, len(vector), conn)
@@ -297,9 +301,10 @@ class SearchService:
             return cursor.execute(sql, values).fetchall()
 
     def _set_knobs(self, conn: psycopg.Connection[Any], mode: Mode, params: SearchParams,
-                   filters: SearchFilters | None) -> datetime | None:
+                   filters: SearchFilters | None, notes: list[str]) -> datetime | None:
         """Set this transaction's knobs; the champion lists' watermark when the
-        statement can read the lists (issue 16: one round trip for both), else None."""
+        statement can read the lists (issue 16: one round trip for both), else None.
+        `notes` gets why the lists are stale for these parameters, if they are."""
         knobs = SEARCH_KNOBS_SQL
         if uses_champion_lists(mode, params, filters):
             knobs = SEARCH_KNOBS_AND_WATERMARK_SQL
@@ -307,7 +312,12 @@ class SearchService:
             "ef_search": str(max(params.ef_search, params.candidates)),
             "fuzzy_threshold": str(params.fuzzy_threshold),
         }).fetchone()
-        return row[3] if row is not None and knobs is SEARCH_KNOBS_AND_WATERMARK_SQL else None
+        if row is None or knobs is not SEARCH_KNOBS_AND_WATERMARK_SQL:
+            return None
+        note = stale_lists_note(row[4], params)
+        if note and note not in notes:
+            notes.append(note)
+        return row[3]
 
 
 # One snapshot for the overlapped hybrid's two statements, as the one statement saw
@@ -332,6 +342,23 @@ def _query_values(parsed: ParsedQuery, params: SearchParams) -> dict[str, Any]:
     """The query's own bind values for the lexical leg."""
     return {"words": list(parsed.terms) + [w for p in parsed.phrases for w in p.split()],
             "tsquery": parsed.tsquery(params.lexical_operator)}
+
+
+def stale_lists_note(list_weights: list[float] | None, params: SearchParams) -> str | None:
+    """Why the champion lists do not fit `params`, or None. Lists built with other BM25
+    weights still give exact scores (every candidate is rescored), but they rank the
+    messages they offer by other weights, so the search reads worse candidates (1M
+    archive, hybrid: b 0.5 lists kept 0.75 of the exact top 10 under b 0.2 searches on
+    30 queries; rebuilt with b 0.2, 0.86 on 40)."""
+    if not list_weights:
+        return None
+    k1, b = list_weights
+    if math.isclose(k1, params.bm25_k1) and math.isclose(b, params.bm25_b):
+        return None
+    return (f"the champion lists were built with BM25 k1 {k1:g}, b {b:g} and this search "
+            f"scores with k1 {params.bm25_k1:g}, b {params.bm25_b:g}: its candidates are "
+            "chosen by the old weights (scores stay exact); `dovos db champions` rebuilds "
+            "the lists")
 
 
 def _no_vectors_note(model: str) -> str:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from dovos.repositories.champions import READ_WATERMARK_SQL
+from dovos.repositories.champions import READ_LIST_WEIGHTS_SQL, READ_WATERMARK_SQL
 from dovos.search.types import SearchFilters, SearchParams
 
 # At most this many vocabulary corrections are searched for a query's unknown words.
@@ -352,10 +352,12 @@ SELECT set_config('hnsw.ef_search', %(ef_search)s, true),
        set_config('pg_trgm.similarity_threshold', %(fuzzy_threshold)s, true)
 """
 
-# The knobs and, in the same round trip, the champion lists' watermark (NULL: no lists),
-# for a statement that reads the lists (`uses_champion_lists`).
+# The knobs and, in the same round trip, the champion lists' watermark (NULL: no lists)
+# and the k1, b they were built with, for a statement that reads the lists
+# (`uses_champion_lists`).
 SEARCH_KNOBS_AND_WATERMARK_SQL = (
-    SEARCH_KNOBS_SQL.rstrip() + f",\n       ({READ_WATERMARK_SQL}) AS watermark\n")
+    SEARCH_KNOBS_SQL.rstrip() + f",\n       ({READ_WATERMARK_SQL}) AS watermark,"
+    f"\n       ({READ_LIST_WEIGHTS_SQL}) AS list_weights\n")
 
 # Whether any message has an embedding by the model (why a vector leg found nothing).
 ANY_EMBEDDING_SQL = "SELECT EXISTS (SELECT 1 FROM message_embeddings WHERE model = %(model)s)"

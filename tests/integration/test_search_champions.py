@@ -147,6 +147,32 @@ def test_without_lists_or_when_switched_off_nothing_changes(archive, database) -
     assert len(_scores(archive, "alpha")) < len(before)  # the lists are used by default
 
 
+def test_lists_built_with_other_bm25_weights_are_named_in_the_notes(archive, database) -> None:  # type: ignore[no-untyped-def]
+    """Lists ordered by another k1/b still give exact scores, but the search says they
+    are stale and how to rebuild them; rebuilt with the search's weights, it says nothing."""
+    defaults = SearchParams()
+    with database.connect() as conn:
+        champions.rebuild(conn, min_df=50, depth=10, k1=defaults.bm25_k1, b=0.75)
+        conn.commit()
+    stale = archive.search("alpha", mode="lexical", params=NO_CONTEXT)
+    note = [n for n in stale.notes if "champion lists" in n]
+    assert note and "b 0.75" in note[0] and f"b {defaults.bm25_b:g}" in note[0]
+    assert "dovos db champions" in note[0]
+    exact = _bm25(database, "alpha")
+    assert all(hit.lexical_score == pytest.approx(exact[hit.content]) for hit in stale.hits)
+    _rebuild(database, min_df=50, depth=10)
+    fresh = archive.search("alpha", mode="hybrid", params=NO_CONTEXT)
+    assert not [n for n in fresh.notes if "champion lists" in n]
+    # A search that reads no lists (a filter, or lists switched off) never mentions them.
+    with database.connect() as conn:
+        champions.rebuild(conn, min_df=50, depth=10, k1=1.5, b=defaults.bm25_b)
+        conn.commit()
+    off = archive.search("alpha", mode="lexical", params={**NO_CONTEXT, "champion_depth": 0})
+    assert not [n for n in off.notes if "champion lists" in n]
+    on = archive.search("alpha", mode="hybrid", params=NO_CONTEXT)
+    assert [n for n in on.notes if "k1 1.5" in n]
+
+
 def test_bad_build_parameters_are_refused(database) -> None:  # type: ignore[no-untyped-def]
     with database.connect() as conn, pytest.raises(ValueError, match="min_df"):
         champions.rebuild(conn, min_df=0, depth=10, k1=SearchParams().bm25_k1, b=SearchParams().bm25_b)
