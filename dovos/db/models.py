@@ -84,8 +84,8 @@ class Message(Base):
         DateTime(timezone=True), nullable=False, server_default=func.now()
     )
     version: Mapped[int] = mapped_column(Integer, nullable=False, server_default="1")
-    # Filled by a trigger from the content unless an insert supplies it (migration 0011:
-    # the importer computes it on a second connection); the server's value, read back.
+    # Filled by a trigger from the content unless an insert supplies it (migration 0011);
+    # the server's value, read back.
     search_vector: Mapped[Any] = mapped_column(
         TSVECTOR, server_default=FetchedValue(), server_onupdate=FetchedValue()
     )

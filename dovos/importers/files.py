@@ -24,7 +24,7 @@ Other files of the same call are unaffected.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import chain
@@ -44,7 +44,6 @@ from dovos.importers.parsed import ParsedConversation
 from dovos.importers.read_ahead import read_ahead
 from dovos.importers.text import clean_conversation
 from dovos.ingest import IngestError, IngestResult, ingest_transaction
-from dovos.ingest.search_vectors import batch_vectors, second_connection
 
 if TYPE_CHECKING:
     from dovos.db import Database
@@ -68,12 +67,6 @@ BATCH_CHARS = 8_000_000
 # Python parses the next batch while the server computes this one's tsvectors.
 # 0 parses and writes in turn, in one thread.
 PARSE_AHEAD = 1
-
-# Compute each batch's search vectors (`to_tsvector`) on a second, read-only connection,
-# in the read-ahead thread after parsing it, and supply them with the COPY
-# (`dovos.ingest.search_vectors`): the import's own backend then does ~40 % less work,
-# on the other core. False: the writing backend computes them (the insert trigger).
-TSVECTOR_AHEAD = True
 
 _NOTHING = object()
 
@@ -301,48 +294,13 @@ def _stream_into(
             open_export(path, format, on_read=bar.update) as export:
         outcome.format = export.format
         parsed = batches(export.conversations, BATCH_MESSAGES, BATCH_CHARS)
-        with _vectors_connection(connection) as second, \
-                read_ahead(_with_vectors(parsed, second), PARSE_AHEAD,
-                           on_stop=second.cancel_safe if second else None) as ready, \
-                ingest_transaction(connection) as writer:
-            for batch, vectors in ready:
+        with read_ahead(parsed, PARSE_AHEAD) as ready, ingest_transaction(connection) as writer:
+            for batch in ready:
                 outcome.conversations += len(batch)
                 outcome.messages += sum(len(c.messages) for c in batch)
-                writer.vectors = vectors
                 writer.write(batch)
     outcome.result = writer.result
     outcome.warnings = export.log.warnings + [f"{path}: {w}" for w in writer.result.warnings]
-
-
-@contextmanager
-def _vectors_connection(
-    connection: psycopg.Connection[Any],
-) -> Iterator[psycopg.Connection[Any] | None]:
-    """The second connection computing search vectors (`TSVECTOR_AHEAD`), or None;
-    closed when the block ends, however it ends."""
-    if not TSVECTOR_AHEAD:
-        yield None
-        return
-    with second_connection(connection) as second:
-        yield second
-
-
-def _with_vectors(
-    batches: Iterable[list[ParsedConversation]], second: psycopg.Connection[Any] | None
-) -> Iterator[tuple[list[ParsedConversation], Mapping[str, str]]]:
-    """Each batch with its messages' search vectors computed on `second` (none without
-    it): in the read-ahead thread, so the second backend works while the first writes
-    the previous batch (a query in flight when the import stops is cancelled)."""
-    for batch in batches:
-        if second is None:
-            yield batch, {}
-            continue
-        try:
-            vectors = batch_vectors(second, batch)
-        except psycopg.Error as error:
-            raise IngestError(f"the connection computing search vectors failed: {error}"
-                              ) from error
-        yield batch, vectors
 
 
 def _failed(outcome: FileImportResult, error: str) -> None:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
 
@@ -41,12 +41,9 @@ class _Failed:
 
 
 @contextmanager
-def read_ahead(items: Iterable[T], depth: int = 1, name: str = "dovos-read-ahead",
-               on_stop: Callable[[], None] | None = None) -> Iterator[Iterator[T]]:
-    """`items`, iterated in a thread up to `depth` items ahead (`depth` 0: no thread).
-
-    `on_stop` is called when the block ends, before waiting for the thread: to cut
-    short a producer blocked outside Python (a query on its own connection)."""
+def read_ahead(items: Iterable[T], depth: int = 1, name: str = "dovos-read-ahead"
+               ) -> Iterator[Iterator[T]]:
+    """`items`, iterated in a thread up to `depth` items ahead (`depth` 0: no thread)."""
     if depth <= 0:
         yield iter(items)
         return
@@ -59,8 +56,6 @@ def read_ahead(items: Iterable[T], depth: int = 1, name: str = "dovos-read-ahead
         yield _consume(ready)
     finally:
         stop.set()
-        if on_stop is not None and thread.is_alive():
-            on_stop()
         thread.join()
 
 

@@ -29,7 +29,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -89,7 +89,6 @@ class _Plan:
     changed_conversations: list[ConversationChange] = field(default_factory=list)
     new_messages: list[NewMessage] = field(default_factory=list)
     changed_messages: list[MessageChange] = field(default_factory=list)
-    vectors: Mapping[str, str] = field(default_factory=dict)  # content -> search vector
 
 
 def ingest(
@@ -160,22 +159,16 @@ class IngestWriter:
         self.result = IngestResult()
         self._seen: set[tuple[str, str]] = set()  # keys written by earlier batches
         self._offset = 0  # conversations before this batch, to name them in errors
-        # content -> search vector text (`search_vectors.batch_vectors`, computed on
-        # another connection), for the batch written next; set by the caller.
-        self.vectors: Mapping[str, str] = {}
 
     def write(self, batch: Sequence[ParsedConversation]) -> None:
-        """Plan and write one batch: conversations, messages and embed jobs.
-
-        New messages whose content is in `self.vectors` are written with that vector;
-        the others get theirs from the insert trigger, in this transaction."""
+        """Plan and write one batch: conversations, messages and embed jobs."""
         parsed = _deduplicate(list(batch))
         _validate(parsed.items, self._offset)
         self._offset += len(batch)
         self.result.warnings += parsed.warnings + self._repeated(parsed.items)
         connection, result = self.connection, self.result
         stored = _load_stored(connection, parsed.items)
-        plan = _plan(parsed.items, stored, result, self.vectors)
+        plan = _plan(parsed.items, stored, result)
         _write(connection, plan, self.on_progress)
         changed_ids = messages.update_changed(connection, plan.changed_messages)
         result.jobs_enqueued += jobs.copy_new_embed_jobs(
@@ -266,10 +259,9 @@ def _load_stored(
 
 
 def _plan(
-    parsed: list[ParsedConversation], stored: dict[tuple[str, str], _Stored],
-    result: IngestResult, vectors: Mapping[str, str],
+    parsed: list[ParsedConversation], stored: dict[tuple[str, str], _Stored], result: IngestResult
 ) -> _Plan:
-    plan = _Plan(vectors=vectors)
+    plan = _Plan()
     for conversation in parsed:
         created = conversation.created_at or _first_time(conversation.messages) or _now()
         existing = stored.get((conversation.source, conversation.source_id))
@@ -324,7 +316,6 @@ def _plan_messages(
             plan.new_messages.append(NewMessage(
                 uuid7(), conversation_id, message.role, message.content, position,
                 message.source_message_id, _json(message.metadata), created,
-                plan.vectors.get(message.content),
             ))
             added += 1
         elif _differs(stored[position], message):

@@ -39,9 +39,6 @@ class NewMessage:
     source_message_id: str | None
     metadata_json: str
     created_at: datetime
-    # `to_tsvector` of the content as text, computed ahead by `search_vectors` (on
-    # another connection); None: the insert trigger computes it (migration 0011).
-    search_vector: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,21 +110,6 @@ COPY_MESSAGES_SQL = (
     "COPY messages (id, conversation_id, role, content, position, source_message_id, "
     "metadata, created_at) FROM STDIN"
 )
-# The same with the search vectors supplied (NULL where one is missing: the trigger
-# fills it), so the import's backend does not compute them.
-COPY_MESSAGES_WITH_VECTORS_SQL = (
-    "COPY messages (id, conversation_id, role, content, position, source_message_id, "
-    "metadata, created_at, search_vector) FROM STDIN"
-)
-
-# Search vectors of contents, in order, with exactly the expression of the column's
-# trigger (migration 0011; the generated column of 0001 before it): a vector computed
-# here is the vector PostgreSQL would store for that content. Run on any connection
-# (read-only is enough); the contents travel as a binary text[] (no quoting).
-SEARCH_VECTORS_SQL = (
-    "SELECT to_tsvector('english'::regconfig, left(u.content, 100000))::text "
-    "FROM unnest(%b::text[]) WITH ORDINALITY AS u(content, n) ORDER BY u.n"
-)
 
 # One statement for every changed message; returns the versions before and after, so
 # the caller knows whose content (not only metadata) changed.
@@ -181,9 +163,6 @@ def copy_new(
     thousand rows."""
     if not rows:
         return
-    if any(m.search_vector is not None for m in rows):
-        _copy_with_vectors(connection, rows, on_progress)
-        return
     with connection.cursor() as cursor, cursor.copy(COPY_MESSAGES_SQL) as copy:
         for start in range(0, len(rows), _PROGRESS_EVERY):
             chunk = rows[start : start + _PROGRESS_EVERY]
@@ -192,31 +171,6 @@ def copy_new(
                                 m.source_message_id, m.metadata_json, m.created_at))
             if on_progress is not None:
                 on_progress(len(chunk))
-
-
-def _copy_with_vectors(
-    connection: psycopg.Connection[Any],
-    rows: Sequence[NewMessage],
-    on_progress: Callable[[int], None] | None,
-) -> None:
-    with connection.cursor() as cursor, cursor.copy(COPY_MESSAGES_WITH_VECTORS_SQL) as copy:
-        for start in range(0, len(rows), _PROGRESS_EVERY):
-            chunk = rows[start : start + _PROGRESS_EVERY]
-            for m in chunk:
-                copy.write_row((m.id, m.conversation_id, m.role, m.content, m.position,
-                                m.source_message_id, m.metadata_json, m.created_at,
-                                m.search_vector))
-            if on_progress is not None:
-                on_progress(len(chunk))
-
-
-def search_vectors(connection: psycopg.Connection[Any], contents: Sequence[str]) -> list[str]:
-    """`to_tsvector` of each content (as text, in order), as the column's trigger would
-    compute it; for an importer to supply with `copy_new` (see SEARCH_VECTORS_SQL)."""
-    if not contents:
-        return []
-    with connection.cursor(row_factory=scalar_row) as cursor:
-        return cursor.execute(SEARCH_VECTORS_SQL, (list(contents),)).fetchall()
 
 
 def update_changed(

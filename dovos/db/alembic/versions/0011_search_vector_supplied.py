@@ -3,10 +3,13 @@
 Until now the column was generated (0001): PostgreSQL computed
 `to_tsvector('english', left(content, 100000))` for each inserted row, in the backend
 of the inserting transaction. An import writes a file in one transaction, so that one
-backend did all of it, ~40 % of its work, while the machine's second core idled. The
-importer now computes the vectors of the next batch on a second, read-only connection
-(another backend, another core) and supplies them with its COPY
-(`dovos.ingest.search_vectors`); for that the column must accept a value.
+backend did all of it, ~40 % of its work, while the machine's second core idled. An
+importer computing the next batch's vectors on a second, read-only connection (another
+backend, another core) and supplying them with its COPY needs a column that accepts a
+value. (That importer path was built and measured, 1.16x same-run wall over 20 pairs on
+a loaded machine, under the 1.2x bar, and reverted; see docs/scaling.md. The column
+form stays: databases were already migrated, and the trigger costs what the generated
+column did, +4.5 % backend CPU on INSERT...SELECT, within the noise.)
 
 - `DROP EXPRESSION` keeps every stored vector (no rewrite) and makes the column plain.
 - `messages_search_vector_insert` (BEFORE INSERT, only when the row gives NULL: the
@@ -16,8 +19,8 @@ importer now computes the vectors of the next batch on a second, read-only conne
 - `messages_search_vector_update` (BEFORE UPDATE, when the content or the vector
   changes) recomputes it from the content: an UPDATE can never leave a vector that
   disagrees with its content, nor set one of its own (stricter than "when the content
-  changes without a new vector": only an INSERT may supply one, and only the importer,
-  which computes it with the same expression in SQL, does).
+  changes without a new vector": only an INSERT may supply one, and it must be computed
+  with the same expression in SQL).
 
 BEFORE row triggers run before the statement's AFTER triggers read the transition
 tables, so the BM25 statistics (0002, 0009) see the final vectors, as before.
