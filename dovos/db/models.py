@@ -18,8 +18,8 @@ from pgvector.sqlalchemy import Vector
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Computed,
     DateTime,
-    FetchedValue,
     ForeignKey,
     Integer,
     Text,
@@ -84,10 +84,8 @@ class Message(Base):
         DateTime(timezone=True), nullable=False, server_default=func.now()
     )
     version: Mapped[int] = mapped_column(Integer, nullable=False, server_default="1")
-    # Filled by a trigger from the content unless an insert supplies it (migration 0011);
-    # the server's value, read back.
     search_vector: Mapped[Any] = mapped_column(
-        TSVECTOR, server_default=FetchedValue(), server_onupdate=FetchedValue()
+        TSVECTOR, Computed("to_tsvector('english'::regconfig, left(content, 100000))", persisted=True)
     )
 
     conversation: Mapped[Conversation] = relationship(back_populates="messages")
