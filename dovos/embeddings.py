@@ -19,9 +19,7 @@ from __future__ import annotations
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
 from concurrent.futures import Future
-from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal, Protocol, runtime_checkable
@@ -227,34 +225,6 @@ def model_path(name: str) -> str:
     return name
 
 
-# A single text (a search query) is encoded on one torch thread. Its matrices are too
-# small to gain from a second one on an idle machine (17 against 21 ms a query), and when
-# the other core is busy, as it is while the overlapped hybrid's lexical statement runs
-# (dovos.search.overlap), two threads wait on each other: 159-184 ms against 21-28 ms a
-# query, same run, load 3 (docs/scaling.md, "One thread for a query's embedding").
-# None: torch's default (one thread per core).
-SINGLE_TEXT_THREADS: int | None = 1
-
-
-@contextmanager
-def intra_op_threads(threads: int | None, restore: int) -> Iterator[None]:
-    """Run the block with `threads` torch intra-op threads (None: unchanged), then set
-    `restore`. With torch's OpenMP backend the count is per thread, and a thread started
-    later begins with the last count set anywhere: restoring a fixed count (the one the
-    model was loaded with), not the one read on entry, keeps two searches that overlap
-    from leaving one thread as every later thread's count (a worker's batches)."""
-    if threads is None:
-        yield
-        return
-    import torch
-
-    torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(restore)
-
-
 class SentenceTransformerEmbedder:
     """A sentence-transformers model, loaded on first use (loading takes seconds).
 
@@ -275,7 +245,6 @@ class SentenceTransformerEmbedder:
         # (another model may make vectors of another size: migration 0006).
         self.dim = EMBEDDING_DIM
         self.loads = 0  # how many times the model was loaded (tests check there is one)
-        self.threads = 0  # torch's intra-op threads when the model was loaded
         self._model = None
         self._lock = threading.Lock()
 
@@ -299,7 +268,6 @@ class SentenceTransformerEmbedder:
             import torch
             from sentence_transformers import SentenceTransformer
 
-            self.threads = torch.get_num_threads()
             dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.precision,
                                                                           torch.float32)
             model = SentenceTransformer(model_path(self.model_name), device=self.device,
@@ -323,16 +291,13 @@ class SentenceTransformerEmbedder:
         """Embed `texts` as a (len(texts), dim) float32 array of unit vectors."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        model = self.model
-        threads = SINGLE_TEXT_THREADS if len(texts) == 1 and self.device == "cpu" else None
-        with intra_op_threads(threads, restore=self.threads):
-            vectors = model.encode(
-                texts,
-                batch_size=encode_batch_size_for(self.device, batch_size),
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=False,
-            )
+        vectors = self.model.encode(
+            texts,
+            batch_size=encode_batch_size_for(self.device, batch_size),
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
         vectors = np.asarray(vectors, dtype=np.float32)
         if self.precision != "fp32":
             # Normalised in bf16/fp16 the norms are off by up to ~1e-2: redo it in fp32 so

@@ -87,31 +87,28 @@ def test_preload_loads_once_even_when_a_query_comes_first() -> None:
     assert vector.shape == (1, 384)
 
 
-def test_a_single_text_is_encoded_on_one_torch_thread_and_batches_keep_theirs(
+def test_a_query_is_encoded_on_one_torch_thread_and_the_count_is_restored(
         embedder) -> None:  # type: ignore[no-untyped-def]
-    """A query (one text) runs on one intra-op thread, so it does not stall when the other
-    core is busy; a batch keeps the count the model was loaded with, and so does every
-    thread afterwards (the count is read inside the model's forward pass)."""
-    import threading
-
+    """The search service encodes a query on one intra-op thread (`one_torch_thread`: on
+    busy cores two threads wait on each other), and afterwards the calling thread, and
+    a batch encoded after it, have the count they had before. The count is read inside
+    the real model's forward pass."""
     import torch
 
+    from dovos.search.service import one_torch_thread
+
+    before = torch.get_num_threads()
     seen: list[int] = []
     first_layer = embedder.model[0].auto_model.embeddings
     hook = first_layer.register_forward_pre_hook(
         lambda *_: seen.append(torch.get_num_threads()))
     try:
-        one = embedder.encode(["how do I revive a sourdough starter"])
+        with one_torch_thread():
+            one = embedder.encode(["how do I revive a sourdough starter"])
         two = embedder.encode(["how do I revive a sourdough starter", "a second text"])
-        counts_after: list[int] = []
-        later = threading.Thread(target=lambda: counts_after.append(torch.get_num_threads()))
-        later.start()
-        later.join()
     finally:
         hook.remove()
-    assert embedder.threads >= 1
-    assert seen == [1, embedder.threads]
-    assert torch.get_num_threads() == embedder.threads
-    assert counts_after == [embedder.threads]
+    assert seen == [1, before]
+    assert torch.get_num_threads() == before
     # The same vector either way (one thread changes only how the work is split).
     assert float(one[0] @ two[0]) > 0.9999
